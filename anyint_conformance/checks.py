@@ -1,0 +1,259 @@
+"""Conformance checks and the verdict of one exchange.
+
+A check is a small named function `check(exchange, expect) -> list[Finding]`, registered by name
+(Schemathesis' shape). `assess()` picks the checks that apply to an answer and turns their findings
+into one of the verdicts of DESIGN.md. Every check has a test that makes it fail on a violating body.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Callable
+
+from anyint_conformance.schemas import first_violation, missing_when_available
+from anyint_conformance.transport import Exchange, is_json_value
+
+
+class Verdict(str, Enum):
+    SUPPORTED = "supported"
+    UNSUPPORTED = "unsupported"
+    NONCONFORMING = "non-conforming"
+    IGNORED = "ignored"
+    BROKEN = "broken"
+    UNTESTED = "untested"
+
+
+# Worst first: a cell takes the worst verdict among its exchanges.
+SEVERITY_ORDER = [Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.IGNORED, Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.SUPPORTED]
+
+
+class Severity(str, Enum):
+    BROKEN = "broken"  # makes the exchange broken
+    NONCONFORMING = "non-conforming"  # makes the exchange non-conforming
+    WARNING = "warning"  # e.g. a "when available" field left out
+    NOTE = "note"  # a conformance finding that does not decide support (a refusal without the envelope)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: Severity
+    message: str
+    path: str | None = None
+
+    def to_dict(self) -> dict:
+        return {"check": self.check, "severity": self.severity.value, "message": self.message, "path": self.path}
+
+
+@dataclass(frozen=True)
+class Expect:
+    """What a route promises for a successful answer."""
+
+    response_schema: str | None = None  # JSON body of a 2xx
+    chunk_schema: str | None = None  # each SSE event's JSON when streaming
+    stream: bool = False
+    error_schema: str = "error"
+
+
+@dataclass
+class Assessment:
+    verdict: Verdict
+    reason: str
+    findings: list[Finding] = field(default_factory=list)
+
+    @property
+    def first_violation(self) -> Finding | None:
+        for severity in (Severity.BROKEN, Severity.NONCONFORMING):
+            for finding in self.findings:
+                if finding.severity is severity:
+                    return finding
+        return None
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.WARNING]
+
+    @property
+    def notes(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity is Severity.NOTE]
+
+
+Check = Callable[[Exchange, Expect], list[Finding]]
+CHECKS: dict[str, Check] = {}
+
+
+def check(name: str) -> Callable[[Check], Check]:
+    def register(fn: Check) -> Check:
+        CHECKS[name] = fn
+        return fn
+
+    return register
+
+
+# -- non-streaming bodies ---------------------------------------------------------------------------
+
+
+@check("content_type_json")
+def content_type_json(ex: Exchange, expect: Expect) -> list[Finding]:
+    if ex.content_type != "application/json":
+        return [Finding("content_type_json", Severity.BROKEN, f"content type is {ex.content_type or 'missing'!r}, expected application/json; body: {ex.snippet(120)!r}")]
+    return []
+
+
+@check("json_body")
+def json_body(ex: Exchange, expect: Expect) -> list[Finding]:
+    if not is_json_value(ex.parsed):
+        return [Finding("json_body", Severity.BROKEN, f"body is not valid JSON: {ex.snippet(120)!r}")]
+    return []
+
+
+@check("response_schema")
+def response_schema(ex: Exchange, expect: Expect) -> list[Finding]:
+    if not is_json_value(ex.parsed):
+        return []
+    violation = first_violation(expect.response_schema, ex.parsed)
+    if violation:
+        return [Finding("response_schema", Severity.NONCONFORMING, f"breaks {expect.response_schema}: {violation.message}", violation.path)]
+    return [Finding("when_available", Severity.WARNING, f"{path} not returned (documented 'when available')", path) for path in missing_when_available(expect.response_schema, ex.parsed)]
+
+
+# -- streams ------------------------------------------------------------------------------------------
+
+DONE = "[DONE]"
+
+
+@check("sse_content_type")
+def sse_content_type(ex: Exchange, expect: Expect) -> list[Finding]:
+    if ex.content_type != "text/event-stream":
+        return [Finding("sse_content_type", Severity.BROKEN, f"asked for a stream, got content type {ex.content_type or 'missing'!r}; body: {ex.snippet(120)!r}")]
+    return []
+
+
+def _json_events(ex: Exchange) -> list[tuple[int, object]]:
+    out = []
+    for i, event in enumerate(ex.events):
+        if event.data.strip() == DONE:
+            continue
+        try:
+            out.append((i, json.loads(event.data)))
+        except ValueError:
+            out.append((i, None))
+    return out
+
+
+@check("sse_events_json")
+def sse_events_json(ex: Exchange, expect: Expect) -> list[Finding]:
+    for i, value in _json_events(ex):
+        if value is None:
+            return [Finding("sse_events_json", Severity.BROKEN, f"event {i} data is not JSON: {ex.events[i].data[:120]!r}", f"$events[{i}]")]
+        if isinstance(value, dict) and "error" in value:
+            message = value["error"].get("message") if isinstance(value["error"], dict) else value["error"]
+            return [Finding("sse_events_json", Severity.BROKEN, f"error event in the stream: {str(message)[:200]!r}", f"$events[{i}]")]
+    return []
+
+
+@check("sse_chunk_schema")
+def sse_chunk_schema(ex: Exchange, expect: Expect) -> list[Finding]:
+    for i, value in _json_events(ex):
+        if value is None or (isinstance(value, dict) and "error" in value):
+            continue
+        violation = first_violation(expect.chunk_schema, value)
+        if violation:
+            path = f"$events[{i}]" + violation.path[1:]
+            return [Finding("sse_chunk_schema", Severity.NONCONFORMING, f"event {i} breaks {expect.chunk_schema}: {violation.message}", path)]
+    return []
+
+
+@check("sse_done")
+def sse_done(ex: Exchange, expect: Expect) -> list[Finding]:
+    datas = [e.data.strip() for e in ex.events]
+    if DONE not in datas:
+        return [Finding("sse_done", Severity.NONCONFORMING, f"stream of {len(datas)} events ended without [DONE]")]
+    after = len(datas) - 1 - datas.index(DONE)
+    if after:
+        return [Finding("sse_done", Severity.NONCONFORMING, f"{after} event(s) after [DONE]", f"$events[{datas.index(DONE) + 1}]")]
+    return []
+
+
+@check("sse_usage_near_end")
+def sse_usage_near_end(ex: Exchange, expect: Expect) -> list[Finding]:
+    chunks = [(i, v) for i, v in _json_events(ex) if isinstance(v, dict) and "error" not in v]
+    with_usage = [i for i, v in chunks if isinstance(v.get("usage"), dict)]
+    if not with_usage:
+        return [Finding("sse_usage_near_end", Severity.WARNING, "no chunk carried usage (documented 'can arrive near the end')")]
+    last_two = {i for i, _ in chunks[-2:]}
+    early = [i for i in with_usage if i not in last_two]
+    if early:
+        return [Finding("sse_usage_near_end", Severity.NONCONFORMING, f"usage arrived in event {early[0]}, not near the end of {len(ex.events)} events", f"$events[{early[0]}].usage")]
+    return []
+
+
+@check("transport_complete")
+def transport_complete(ex: Exchange, expect: Expect) -> list[Finding]:
+    if ex.error:
+        return [Finding("transport_complete", Severity.BROKEN, ex.error)]
+    return []
+
+
+# -- refusals -----------------------------------------------------------------------------------------
+
+
+@check("error_envelope")
+def error_envelope(ex: Exchange, expect: Expect) -> list[Finding]:
+    if not is_json_value(ex.parsed):
+        return [Finding("error_envelope", Severity.NOTE, f"HTTP {ex.status} without the OpenAI error envelope (body is not JSON: {ex.snippet(120)!r})")]
+    violation = first_violation(expect.error_schema, ex.parsed)
+    if violation:
+        return [Finding("error_envelope", Severity.NOTE, f"HTTP {ex.status} without the OpenAI error envelope ({violation}); body: {ex.snippet(120)!r}", violation.path)]
+    return []
+
+
+NON_STREAM_CHECKS = ("transport_complete", "content_type_json", "json_body", "response_schema")
+STREAM_CHECKS = ("transport_complete", "sse_content_type", "sse_events_json", "sse_chunk_schema", "sse_done", "sse_usage_near_end")
+
+
+def assess(ex: Exchange, expect: Expect) -> Assessment:
+    """The verdict of one exchange against what its route promises."""
+    if ex.status is None:
+        return Assessment(Verdict.BROKEN, f"no answer: {ex.error}", [Finding("transport_complete", Severity.BROKEN, ex.error or "no answer")])
+    if ex.status in (401, 403):
+        return Assessment(Verdict.UNTESTED, f"HTTP {ex.status}: credentials refused, so support is unknown (is the key variable set?)", error_envelope(ex, expect))
+    if ex.status == 429:
+        return Assessment(Verdict.UNTESTED, "HTTP 429: rate limited past the retry budget", error_envelope(ex, expect))
+    if 400 <= ex.status < 500:
+        notes = error_envelope(ex, expect)
+        return Assessment(Verdict.UNSUPPORTED, f"HTTP {ex.status}: {_error_message(ex)}", notes)
+    if ex.status >= 500:
+        finding = Finding("status", Severity.BROKEN, f"HTTP {ex.status}: {_error_message(ex)}")
+        return Assessment(Verdict.BROKEN, finding.message, [finding, *error_envelope(ex, expect)])
+    if not 200 <= ex.status < 300:
+        finding = Finding("status", Severity.BROKEN, f"unexpected HTTP {ex.status}")
+        return Assessment(Verdict.BROKEN, finding.message, [finding])
+    names = STREAM_CHECKS if expect.stream else NON_STREAM_CHECKS
+    findings = [f for name in names for f in CHECKS[name](ex, expect)]
+    result = Assessment(Verdict.SUPPORTED, f"HTTP {ex.status}, conforms", findings)
+    first = result.first_violation
+    if first is not None:
+        result.verdict = Verdict.BROKEN if first.severity is Severity.BROKEN else Verdict.NONCONFORMING
+        result.reason = f"HTTP {ex.status}, {first.message}" + (f" at {first.path}" if first.path else "")
+    return result
+
+
+def _error_message(ex: Exchange) -> str:
+    body = ex.parsed
+    if isinstance(body, dict):
+        err = body.get("error")
+        if isinstance(err, dict) and isinstance(err.get("message"), str):
+            return err["message"][:300]
+        if isinstance(err, str):
+            return err[:300]
+        if "detail" in body:
+            return str(body["detail"])[:300]
+    return ex.snippet(200) or "(empty body)"
+
+
+def worst(verdicts) -> Verdict:
+    verdicts = list(verdicts)
+    return min(verdicts, key=SEVERITY_ORDER.index) if verdicts else Verdict.UNTESTED

@@ -1,0 +1,315 @@
+"""The pytest plugin: options, target x model parametrization, VCR wiring, cell records, reports.
+
+Modes
+  replay (default, `--record-mode` unset or none): answers come from cassettes/<target>/, the network
+         is blocked, targets default to every target that has committed cassettes.
+  record (`--record-mode=once|rewrite|...`): a live target answers and VCR.py writes the cassettes;
+         the target defaults to `anyint`.
+  live   (`--disable-recording`): a live target answers, nothing is written under cassettes/.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import vcr as vcrpy
+from vcr.errors import CannotOverwriteExistingCassetteException
+
+from anyint_conformance import __version__, cassettes
+from anyint_conformance.cells import Cell, CellSpec, run_cell
+from anyint_conformance.checks import Verdict
+from anyint_conformance.generate import OverlayError
+from anyint_conformance.report import build_matrix, write_reports
+from anyint_conformance.targets import (
+    DEFAULT_TARGET,
+    Target,
+    TargetError,
+    adhoc_target,
+    load_profiles,
+    parse_models,
+    secrets_of,
+)
+
+ROOT = Path(__file__).resolve().parent.parent
+STATE = pytest.StashKey["State"]()
+
+
+def pytest_addoption(parser):
+    group = parser.getgroup("anyint-conformance")
+    group.addoption("--target", action="append", default=[], help="target profile from targets.yaml (repeatable); default: recorded targets on replay, anyint when live")
+    group.addoption("--base-url", default=None, help="any OpenAI-compatible base URL to test instead of a profile")
+    group.addoption("--key-env", default=None, help="with --base-url: environment variable that holds the key")
+    group.addoption("--target-name", default=None, help="with --base-url: name for cassettes and reports")
+    group.addoption("--model", action="append", default=[], help="model id to test (repeatable); default: discover with GET /models")
+    group.addoption("--examples", type=int, default=4, help="Hypothesis examples per supported cell (default 4)")
+    group.addoption("--seed", type=int, default=0, help="base seed for generation (default 0; changing it changes every request)")
+    group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md} are written")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """One parametrization of a suite: a target and a model (or why there is none)."""
+
+    target: Target
+    model: str | None
+    error: str | None = None
+
+    @property
+    def id(self) -> str:
+        return f"{self.target.name}/{self.model or 'no-model'}"
+
+
+class State:
+    def __init__(self, config):
+        self.config = config
+        record_mode = config.getoption("--record-mode") or "none"
+        self.live = config.getoption("--disable-recording") or record_mode != "none"
+        self.recording = not config.getoption("--disable-recording") and record_mode != "none"
+        self.record_mode = record_mode
+        self.mode = "replay" if not self.live else ("record" if self.recording else "live")
+        self.profiles = load_profiles()
+        self.targets = self._targets()
+        self.secrets = secrets_of({**self.profiles, **{t.name: t for t in self.targets}})
+        self.cells: list[Cell] = []
+        self._subjects: dict[str, list[Subject]] = {}
+        self._clients: dict[str, httpx.Client] = {}
+
+    def _targets(self) -> list[Target]:
+        opt = self.config.getoption
+        if opt("--base-url"):
+            return [adhoc_target(opt("--base-url"), opt("--key-env"), opt("--target-name"))]
+        names = opt("--target") or ([DEFAULT_TARGET] if self.live else cassettes.recorded_targets())
+        unknown = [n for n in names if n not in self.profiles]
+        if unknown:
+            raise TargetError(f"unknown target(s) {', '.join(unknown)}; profiles in targets.yaml: {', '.join(self.profiles)}")
+        if not names:
+            raise TargetError("no recorded targets under cassettes/ to replay; record some (see README) or pass --target")
+        return [self.profiles[n] for n in names]
+
+    def vcr_config(self) -> dict:
+        return cassettes.vcr_config(self.secrets)
+
+    def client(self, target: Target) -> httpx.Client:
+        if target.name not in self._clients:
+            headers = {"User-Agent": f"anyint-conformance/{__version__}", **target.auth_headers()}
+            self._clients[target.name] = httpx.Client(headers=headers, follow_redirects=False)
+        return self._clients[target.name]
+
+    def subjects(self) -> list[Subject]:
+        out = []
+        for target in self.targets:
+            if target.name not in self._subjects:
+                self._subjects[target.name] = self._discover(target)
+            out += self._subjects[target.name]
+        return out
+
+    def _discover(self, target: Target) -> list[Subject]:
+        explicit = self.config.getoption("--model") or (list(target.models) if target.models else None)
+        if explicit:
+            return [Subject(target, m) for m in explicit]
+        if self.live and target.auth == "bearer" and not target.key:
+            return [Subject(target, None, f"{target.key_env} is not set: cannot call {target.url('/models')} (pass --model to skip discovery)")]
+        path = cassettes.target_dir(target.name) / "models.yaml"
+        try:
+            if self.recording or not self.live:
+                recorder = vcrpy.VCR()
+                cassettes.register(recorder)
+                with recorder.use_cassette(str(path), record_mode=self.record_mode, **self.vcr_config()):
+                    response = self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout"))
+            else:
+                response = self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout"))
+            if response.status_code != 200:
+                return [Subject(target, None, f"GET /models answered HTTP {response.status_code}: {response.text[:200]}")]
+            return [Subject(target, m) for m in parse_models(response.json())]
+        except CannotOverwriteExistingCassetteException:
+            return [Subject(target, None, f"no recorded model list in {path.relative_to(ROOT)}; {rerecord_hint(target)}")]
+        except (httpx.HTTPError, ValueError, TargetError) as exc:
+            return [Subject(target, None, f"cannot discover models at {target.url('/models')}: {type(exc).__name__}: {exc}")]
+
+    def scrub(self, text: str) -> str:
+        return cassettes.scrub_text(text, self.secrets)
+
+
+def rerecord_hint(target: Target, nodeid: str | None = None) -> str:
+    what = f"'{nodeid}' " if nodeid else ""
+    key = f"{target.key_env}=... " if target.key_env else ""
+    return f"re-record with: {key}pytest {what}--target {target.name} --record-mode=rewrite (the target must be running)"
+
+
+def pytest_configure(config):
+    try:
+        state = State(config)
+    except TargetError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[STATE] = state
+    if not state.live:
+        config.option.block_network = True  # replay never opens a socket
+
+
+def pytest_recording_configure(config, vcr):
+    cassettes.register(vcr)
+
+
+def pytest_generate_tests(metafunc):
+    if "conformance" in metafunc.fixturenames:
+        subjects = metafunc.config.stash[STATE].subjects()
+        metafunc.parametrize("conformance", subjects, indirect=True, ids=[s.id for s in subjects])
+
+
+def pytest_collection_modifyitems(config, items):
+    if config.getoption("--disable-recording"):
+        return
+    for item in items:
+        if "conformance" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.vcr)
+
+
+@pytest.fixture
+def vcr_config(pytestconfig):
+    return pytestconfig.stash[STATE].vcr_config()
+
+
+def _subject(request) -> Subject | None:
+    callspec = getattr(request.node, "callspec", None)
+    return callspec.params.get("conformance") if callspec else None
+
+
+@pytest.fixture
+def vcr_cassette_dir(request):
+    subject = _subject(request)
+    target = subject.target.name if subject else "_"
+    return str(cassettes.target_dir(target) / Path(request.node.fspath).stem)
+
+
+@pytest.fixture
+def default_cassette_name(request):
+    # one cassette per test x model x variant (small cassettes keep VCR's matching cheap), named by the
+    # test id without the target (the directory already names it)
+    subject = _subject(request)
+    ident = request.node.callspec.id if hasattr(request.node, "callspec") else ""
+    if subject is not None:
+        ident = ident.replace(f"{subject.target.name}/", "", 1)
+    name = f"{request.node.originalname}[{ident}]" if ident else request.node.originalname
+    return re.sub(r"[^A-Za-z0-9._\[\]-]+", "_", name)
+
+
+class Runner:
+    """What a suite gets: run a declared cell against the current target and model, and judge it."""
+
+    def __init__(self, request, state: State, subject: Subject):
+        self.request, self.state, self.subject = request, state, subject
+        self.target, self.model = subject.target, subject.model
+
+    @property
+    def client(self) -> httpx.Client:
+        return self.state.client(self.target)
+
+    def check(self, spec: CellSpec) -> Cell:
+        cfg = self.state.config.getoption
+        if self.subject.error:
+            self._finish(self._untested(spec.route, spec.parameter, self.subject.error), fail=not self.state.live)
+        try:
+            cell = run_cell(
+                self.client,
+                self.target.url(spec.operation["path"]),
+                spec,
+                target=self.target.name,
+                model=self.model,
+                examples=cfg("--examples"),
+                seed=cfg("--seed"),
+                timeout=cfg("--request-timeout"),
+            )
+        except CannotOverwriteExistingCassetteException as exc:
+            self._cassette_miss(spec, exc)
+        except OverlayError as exc:
+            pytest.fail(f"suite error: {exc}", pytrace=False)
+        self._locate(cell)
+        return self._finish(cell)
+
+    def record(self, cell: Cell) -> Cell:
+        """For suites that judge an exchange themselves (e.g. the documented SDK example)."""
+        self._locate(cell)
+        return self._finish(cell)
+
+    def _untested(self, route: str, parameter: str | None, reason: str) -> Cell:
+        return Cell(target=self.target.name, model=self.model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason)
+
+    def _cassette_miss(self, spec: CellSpec, exc: Exception) -> None:
+        # VCR's own message prints the unfiltered request: never show it, name what to do instead.
+        cassette = self.request.getfixturevalue("vcr")
+        where = Path(cassette._path).relative_to(ROOT) if cassette is not None else "?"
+        message = (
+            f"{self.request.node.nodeid}: no recorded answer for {spec.route} (model {self.model}) in {where}.\n"
+            f"The request differs from the recording (the suite, overlay, seed or library versions changed) "
+            f"or the cassette is missing.\n{rerecord_hint(self.target, self.request.node.nodeid)}"
+        )
+        self._finish(self._untested(spec.route, spec.parameter, f"no recorded answer in {where}"), fail=True, message=message)
+
+    def _locate(self, cell: Cell) -> None:
+        cell.test = self.request.node.nodeid
+        cassette = self.request.getfixturevalue("vcr") if not self.state.config.getoption("--disable-recording") else None
+        if cassette is None or cell.request is None:
+            return
+        cell.cassette = str(Path(cassette._path).relative_to(ROOT))
+        for index, recorded in enumerate(cassette.requests):
+            if recorded.method == cell.request["method"] and recorded.uri == cell.request["url"] and cassettes._parsed(recorded.body) == cell.request["body"]:
+                cell.interaction = index
+                break
+
+    def _finish(self, cell: Cell, fail: bool | None = None, message: str | None = None) -> Cell:
+        self.state.cells.append(cell)
+        verdict = Verdict(cell.verdict)
+        text = self.state.scrub(message or f"{cell.route} [{cell.parameter or 'route'}] on {self.target.name}/{self.model}: {verdict.value}: {cell.reason}")
+        if fail or verdict in (Verdict.BROKEN, Verdict.NONCONFORMING):
+            if cell.request and not message:
+                text += f"\nrequest: {self.state.scrub(str(cell.request['body']))[:500]}"
+            if cell.cassette:
+                text += f"\nevidence: {cell.cassette}" + (f" #{cell.interaction}" if cell.interaction is not None else "")
+            pytest.fail(text, pytrace=False)
+        if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED):
+            pytest.skip(text)
+        return cell
+
+
+@pytest.fixture
+def conformance(request) -> Runner:
+    state = request.config.stash[STATE]
+    return Runner(request, state, request.param)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    state: State | None = session.config.stash.get(STATE, None)
+    if state is None or not state.cells or hasattr(session.config, "workerinput"):
+        return
+    touched = sorted({c.target for c in state.cells})
+    infos = {}
+    for target in state.targets:
+        if target.name not in touched:
+            continue
+        if state.recording:
+            cassettes.write_manifest(target.name, target.base_url, target.describes, __version__)
+        info = {"base_url": target.base_url, "describes": target.describes}
+        if state.recording or not state.live:
+            try:
+                manifest = cassettes.read_manifest(target.name)
+                info.update({k: manifest[k] for k in ("describes", "recorded_at", "recorded_with") if k in manifest})
+            except ValueError:
+                pass
+        infos[target.name] = info
+    matrix = build_matrix([c.to_dict() for c in state.cells], infos, __version__, state.mode)
+    paths = write_reports(matrix, Path(session.config.getoption("--report-dir")), state.secrets)
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if reporter:
+        reporter.write_line(f"anyint-conformance: {len(state.cells)} cells -> " + ", ".join(str(p) for p in paths))
+
+
+def pytest_unconfigure(config):
+    state = config.stash.get(STATE, None)
+    if state:
+        for client in state._clients.values():
+            client.close()

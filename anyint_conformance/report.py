@@ -1,0 +1,116 @@
+"""The support matrix: cells in, reports/support-matrix.json (the source) and .md (a rendering) out.
+
+Reads cell records only; knows nothing of pytest, HTTP or cassettes.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from anyint_conformance.cassettes import scrub_text
+
+FORMAT = "anyint-conformance/support-matrix"
+FORMAT_VERSION = 1
+MARK = {
+    "supported": "✅ supported",
+    "unsupported": "⛔ unsupported",
+    "non-conforming": "⚠️ non-conforming",
+    "ignored": "🟡 ignored",
+    "broken": "❌ broken",
+    "untested": "· untested",
+}
+
+
+def build_matrix(cells: list[dict], targets: dict[str, dict], suite_version: str, mode: str) -> dict:
+    """The versioned JSON document. `targets` maps name -> {base_url, describes, recorded_at, ...}."""
+    cells = sorted(cells, key=lambda c: (c["target"], c["model"] or "", c["route"], c["parameter"] or ""))
+    models = {t: sorted({c["model"] for c in cells if c["target"] == t and c["model"]}) for t in targets}
+    return {
+        "format": FORMAT,
+        "version": FORMAT_VERSION,
+        "suite_version": suite_version,
+        "mode": mode,
+        "targets": {name: {**info, "models": models.get(name, [])} for name, info in sorted(targets.items())},
+        "cells": cells,
+    }
+
+
+def column(cell: dict) -> str:
+    return cell["route"] + (f" [{cell['parameter']}]" if cell["parameter"] else "")
+
+
+def render_markdown(matrix: dict) -> str:
+    out = ["# Support matrix", ""]
+    out.append(
+        f"Observed by anyint-conformance {matrix['suite_version']} ({matrix['mode']}). "
+        "Every cell is a verdict backed by a recorded request; details below the tables."
+    )
+    out.append("")
+    for name, info in matrix["targets"].items():
+        cells = [c for c in matrix["cells"] if c["target"] == name]
+        out.append(f"## {name}")
+        out.append("")
+        out.append(f"- base URL: `{info.get('base_url', '?')}`")
+        if info.get("describes"):
+            out.append(f"- what answered: {info['describes']}")
+        if info.get("recorded_at"):
+            out.append(f"- recorded: {info['recorded_at']}")
+        out.append("")
+        columns = sorted({column(c) for c in cells})
+        if not columns:
+            out += ["No cells.", ""]
+            continue
+        out.append("| model | " + " | ".join(columns) + " |")
+        out.append("|---|" + "---|" * len(columns))
+        for model in sorted({c["model"] or "(any)" for c in cells}):
+            row = {column(c): c for c in cells if (c["model"] or "(any)") == model}
+            out.append(f"| `{model}` | " + " | ".join(_cell_text(row.get(col)) for col in columns) + " |")
+        out.append("")
+        details = [c for c in cells if c["verdict"] != "supported" or c["warnings"] or c["notes"]]
+        if details:
+            out.append("<details><summary>Evidence for cells that are not plainly supported</summary>")
+            out.append("")
+            for c in details:
+                out.append(f"- `{c['model']}` · {column(c)} · **{c['verdict']}**: {c['reason']}")
+                if c.get("violation") and c["violation"].get("path"):
+                    out.append(f"  - first violation at `{c['violation']['path']}` ({c['violation']['check']})")
+                for w in c["warnings"]:
+                    out.append(f"  - warning: {w['message']}")
+                for n in c["notes"]:
+                    out.append(f"  - finding: {n['message']}")
+                if c.get("cassette"):
+                    where = c["cassette"] + (f" #{c['interaction']}" if c.get("interaction") is not None else "")
+                    out.append(f"  - evidence: `{where}`")
+            out.append("")
+            out.append("</details>")
+            out.append("")
+    out.append("Verdicts: supported = 2xx and every body/event conforms; unsupported = a refusal (4xx); "
+               "non-conforming = 2xx that breaks the documented schema or stream contract; broken = 5xx, "
+               "timeout, invalid JSON, wrong content type; untested = not run.")
+    return "\n".join(out) + "\n"
+
+
+def _cell_text(cell: dict | None) -> str:
+    if cell is None:
+        return ""
+    text = MARK.get(cell["verdict"], cell["verdict"])
+    if cell["verdict"] != "supported" and cell.get("status"):
+        text += f" ({cell['status']})"
+    if cell["warnings"]:
+        text += f" · {len(cell['warnings'])} warning" + ("s" if len(cell["warnings"]) > 1 else "")
+    return text
+
+
+def write_reports(matrix: dict, report_dir: Path, secrets: list[str]) -> list[Path]:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    outputs = {
+        "support-matrix.json": json.dumps(matrix, indent=2, ensure_ascii=False, default=str) + "\n",
+        "support-matrix.md": render_markdown(matrix),
+    }
+    written = []
+    for name, text in outputs.items():
+        path = report_dir / name
+        path.write_text(scrub_text(text, secrets))
+        written.append(path)
+    return written
