@@ -99,17 +99,13 @@ def vcr_config(secrets: list[str]) -> dict:
     }
 
 
-def target_dir(target: str) -> Path:
-    return CASSETTES_DIR / target
-
-
-def recorded_targets() -> list[str]:
+def recorded_targets(base: Path = CASSETTES_DIR) -> list[str]:
     """Targets with committed cassettes (a manifest says where they came from)."""
-    return sorted(p.parent.name for p in CASSETTES_DIR.glob(f"*/{MANIFEST}"))
+    return sorted(p.parent.name for p in base.glob(f"*/{MANIFEST}"))
 
 
-def read_manifest(target: str) -> dict:
-    path = target_dir(target) / MANIFEST
+def read_manifest(target_dir: Path) -> dict:
+    path = target_dir / MANIFEST
     try:
         data = yaml.safe_load(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
@@ -119,8 +115,8 @@ def read_manifest(target: str) -> dict:
     return data
 
 
-def write_manifest(target: str, base_url: str, describes: str, suite_version: str) -> Path:
-    path = target_dir(target) / MANIFEST
+def write_manifest(target_dir: Path, target: str, base_url: str, describes: str, suite_version: str) -> Path:
+    path = target_dir / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
     data = {
         "target": target,

@@ -17,11 +17,13 @@ from pathlib import Path
 import httpx
 import pytest
 import vcr as vcrpy
+import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from anyint_conformance import __version__, cassettes
+from anyint_conformance import __version__, cassettes, sdk
 from anyint_conformance.cells import Cell, CellSpec, run_cell
 from anyint_conformance.checks import Verdict
+from anyint_conformance.expectations import Expectations, cell_label
 from anyint_conformance.generate import OverlayError
 from anyint_conformance.report import build_matrix, write_reports
 from anyint_conformance.targets import (
@@ -36,6 +38,7 @@ from anyint_conformance.targets import (
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = pytest.StashKey["State"]()
+CHAT_ROUTE = "POST /chat/completions"
 
 
 def pytest_addoption(parser):
@@ -48,7 +51,9 @@ def pytest_addoption(parser):
     group.addoption("--examples", type=int, default=4, help="Hypothesis examples per supported cell (default 4)")
     group.addoption("--seed", type=int, default=0, help="base seed for generation (default 0; changing it changes every request)")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    group.addoption("--cassette-dir", default=str(ROOT / "cassettes"), help="root of the cassettes, one folder per target (default cassettes/)")
     group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md} are written")
+    group.addoption("--no-expectations", action="store_true", help="ignore suites/expectations/: judge every cell by the default rules")
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,12 @@ class State:
         self.recording = not config.getoption("--disable-recording") and record_mode != "none"
         self.record_mode = record_mode
         self.mode = "replay" if not self.live else ("record" if self.recording else "live")
+        self.cassette_dir = Path(config.getoption("--cassette-dir")).resolve()
         self.profiles = load_profiles()
         self.targets = self._targets()
         self.secrets = secrets_of({**self.profiles, **{t.name: t for t in self.targets}})
         self.cells: list[Cell] = []
+        self.expectations = Expectations({} if config.getoption("--no-expectations") else Expectations.load().by_target)
         self._subjects: dict[str, list[Subject]] = {}
         self._clients: dict[str, httpx.Client] = {}
 
@@ -83,7 +90,7 @@ class State:
         opt = self.config.getoption
         if opt("--base-url"):
             return [adhoc_target(opt("--base-url"), opt("--key-env"), opt("--target-name"))]
-        names = opt("--target") or ([DEFAULT_TARGET] if self.live else cassettes.recorded_targets())
+        names = opt("--target") or ([DEFAULT_TARGET] if self.live else cassettes.recorded_targets(self.cassette_dir))
         unknown = [n for n in names if n not in self.profiles]
         if unknown:
             raise TargetError(f"unknown target(s) {', '.join(unknown)}; profiles in targets.yaml: {', '.join(self.profiles)}")
@@ -114,12 +121,16 @@ class State:
             return [Subject(target, m) for m in explicit]
         if self.live and target.auth == "bearer" and not target.key:
             return [Subject(target, None, f"{target.key_env} is not set: cannot call {target.url('/models')} (pass --model to skip discovery)")]
-        path = cassettes.target_dir(target.name) / "models.yaml"
+        path = self.target_dir(target.name) / "models.yaml"
         try:
             if self.recording or not self.live:
                 recorder = vcrpy.VCR()
                 cassettes.register(recorder)
-                with recorder.use_cassette(str(path), record_mode=self.record_mode, **self.vcr_config()):
+                mode = self.record_mode
+                if mode == "rewrite":  # pytest-recording's own mode: VCR.py knows it as delete + new_episodes
+                    path.unlink(missing_ok=True)
+                    mode = "new_episodes"
+                with recorder.use_cassette(str(path), record_mode=mode, **self.vcr_config()):
                     response = self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout"))
             else:
                 response = self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout"))
@@ -127,12 +138,21 @@ class State:
                 return [Subject(target, None, f"GET /models answered HTTP {response.status_code}: {response.text[:200]}")]
             return [Subject(target, m) for m in parse_models(response.json())]
         except CannotOverwriteExistingCassetteException:
-            return [Subject(target, None, f"no recorded model list in {path.relative_to(ROOT)}; {rerecord_hint(target)}")]
+            return [Subject(target, None, f"no recorded model list in {path}; {rerecord_hint(target)}")]
         except (httpx.HTTPError, ValueError, TargetError) as exc:
             return [Subject(target, None, f"cannot discover models at {target.url('/models')}: {type(exc).__name__}: {exc}")]
 
+    def target_dir(self, target: str) -> Path:
+        return self.cassette_dir / target
+
     def scrub(self, text: str) -> str:
         return cassettes.scrub_text(text, self.secrets)
+
+
+def _shown(path) -> str:
+    """A cassette path as reports show it: relative to the repo when inside it."""
+    path = Path(path).resolve()
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
 def rerecord_hint(target: Target, nodeid: str | None = None) -> str:
@@ -147,8 +167,6 @@ def pytest_configure(config):
     except TargetError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[STATE] = state
-    if not state.live:
-        config.option.block_network = True  # replay never opens a socket
 
 
 def pytest_recording_configure(config, vcr):
@@ -162,11 +180,14 @@ def pytest_generate_tests(metafunc):
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--disable-recording"):
-        return
+    state = config.stash[STATE]
     for item in items:
-        if "conformance" in getattr(item, "fixturenames", ()):
+        if "conformance" not in getattr(item, "fixturenames", ()):
+            continue
+        if not config.getoption("--disable-recording"):
             item.add_marker(pytest.mark.vcr)
+        if not state.live:
+            item.add_marker(pytest.mark.block_network)  # replay never opens a socket, loopback included
 
 
 @pytest.fixture
@@ -183,7 +204,7 @@ def _subject(request) -> Subject | None:
 def vcr_cassette_dir(request):
     subject = _subject(request)
     target = subject.target.name if subject else "_"
-    return str(cassettes.target_dir(target) / Path(request.node.fspath).stem)
+    return str(request.config.stash[STATE].target_dir(target) / Path(request.node.fspath).stem)
 
 
 @pytest.fixture
@@ -212,68 +233,144 @@ class Runner:
     def check(self, spec: CellSpec) -> Cell:
         cfg = self.state.config.getoption
         if self.subject.error:
-            self._finish(self._untested(spec.route, spec.parameter, self.subject.error), fail=not self.state.live)
+            self._finish(self._untested(spec.route, spec.parameter, self.subject.error), fail=True)
         try:
-            cell = run_cell(
-                self.client,
-                self.target.url(spec.operation["path"]),
-                spec,
-                target=self.target.name,
-                model=self.model,
-                examples=cfg("--examples"),
-                seed=cfg("--seed"),
-                timeout=cfg("--request-timeout"),
+            cell = self._replayable(
+                spec.route,
+                spec.parameter,
+                lambda: run_cell(
+                    self.client,
+                    self.target.url(spec.operation["path"]),
+                    spec,
+                    target=self.target.name,
+                    model=self.model,
+                    examples=cfg("--examples"),
+                    seed=cfg("--seed"),
+                    timeout=cfg("--request-timeout"),
+                ),
             )
-        except CannotOverwriteExistingCassetteException as exc:
-            self._cassette_miss(spec, exc)
         except OverlayError as exc:
             pytest.fail(f"suite error: {exc}", pytrace=False)
         self._locate(cell)
         return self._finish(cell)
 
-    def record(self, cell: Cell) -> Cell:
-        """For suites that judge an exchange themselves (e.g. the documented SDK example)."""
+    def check_sdk_example(self) -> Cell:
+        """The page's Python example through the official openai SDK (recorded and replayed like any cell)."""
+        if self.subject.error:
+            self._finish(self._untested(CHAT_ROUTE, sdk.PARAMETER, self.subject.error), fail=True)
+        timeout = self.state.config.getoption("--request-timeout")
+        result = self._replayable(CHAT_ROUTE, sdk.PARAMETER, lambda: sdk.run_documented_example(self.target.base_url, self.target.key, self.model, timeout))
+        url = self.target.url("/chat/completions")
+        cell = Cell(
+            target=self.target.name,
+            model=self.model,
+            route=CHAT_ROUTE,
+            parameter=sdk.PARAMETER,
+            verdict=result["verdict"],
+            reason=result["reason"],
+            status=result["status"],
+            warnings=result["warnings"],
+            request={"method": "POST", "url": url, "body": result["request"]},
+            exchanges=1,
+        )
         self._locate(cell)
         return self._finish(cell)
+
+    def _replayable(self, route: str, parameter: str | None, call):
+        """Run `call`; a cassette miss or a blocked socket becomes a clean failure naming the fix."""
+        try:
+            return call()
+        except CannotOverwriteExistingCassetteException:
+            problem = None
+        except RuntimeError as exc:
+            if "Network is disabled" not in str(exc):
+                raise
+            problem = str(exc)
+        # Outside the except block on purpose: a chained exception would print VCR's unfiltered request.
+        if problem is None:
+            self._cassette_miss(route, parameter)
+        self._network_blocked(route, parameter, problem)
 
     def _untested(self, route: str, parameter: str | None, reason: str) -> Cell:
         return Cell(target=self.target.name, model=self.model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason)
 
-    def _cassette_miss(self, spec: CellSpec, exc: Exception) -> None:
+    def _cassette_miss(self, route: str, parameter: str | None) -> None:
         # VCR's own message prints the unfiltered request: never show it, name what to do instead.
         cassette = self.request.getfixturevalue("vcr")
-        where = Path(cassette._path).relative_to(ROOT) if cassette is not None else "?"
+        where = _shown(cassette._path) if cassette is not None else "?"
         message = (
-            f"{self.request.node.nodeid}: no recorded answer for {spec.route} (model {self.model}) in {where}.\n"
+            f"{self.request.node.nodeid}: no recorded answer for {route} (model {self.model}) in {where}.\n"
             f"The request differs from the recording (the suite, overlay, seed or library versions changed) "
             f"or the cassette is missing.\n{rerecord_hint(self.target, self.request.node.nodeid)}"
         )
-        self._finish(self._untested(spec.route, spec.parameter, f"no recorded answer in {where}"), fail=True, message=message)
+        self._finish(self._untested(route, parameter, f"no recorded answer in {where}"), fail=True, message=message)
+
+    def _network_blocked(self, route: str, parameter: str | None, problem: str) -> None:
+        message = (
+            f"{self.request.node.nodeid}: replay tried to open a socket ({problem}); replay answers only from "
+            f"cassettes. To talk to a live target pass --record-mode=once|rewrite or --disable-recording."
+        )
+        self._finish(self._untested(route, parameter, "replay tried to open a socket"), fail=True, message=message)
 
     def _locate(self, cell: Cell) -> None:
         cell.test = self.request.node.nodeid
         cassette = self.request.getfixturevalue("vcr") if not self.state.config.getoption("--disable-recording") else None
         if cassette is None or cell.request is None:
             return
-        cell.cassette = str(Path(cassette._path).relative_to(ROOT))
+        cell.cassette = str(_shown(cassette._path))
         for index, recorded in enumerate(cassette.requests):
             if recorded.method == cell.request["method"] and recorded.uri == cell.request["url"] and cassettes._parsed(recorded.body) == cell.request["body"]:
                 cell.interaction = index
                 break
 
     def _finish(self, cell: Cell, fail: bool | None = None, message: str | None = None) -> Cell:
+        """Record the cell, then turn its verdict into a pytest outcome (expectations first)."""
         self.state.cells.append(cell)
         verdict = Verdict(cell.verdict)
         text = self.state.scrub(message or f"{cell.route} [{cell.parameter or 'route'}] on {self.target.name}/{self.model}: {verdict.value}: {cell.reason}")
-        if fail or verdict in (Verdict.BROKEN, Verdict.NONCONFORMING):
-            if cell.request and not message:
-                text += f"\nrequest: {self.state.scrub(str(cell.request['body']))[:500]}"
-            if cell.cassette:
-                text += f"\nevidence: {cell.cassette}" + (f" #{cell.interaction}" if cell.interaction is not None else "")
+        if cell.request and not message:
+            text += f"\nrequest: {self.state.scrub(str(cell.request['body']))[:500]}"
+        if cell.cassette:
+            text += f"\nevidence: {cell.cassette}" + (f" #{cell.interaction}" if cell.interaction is not None else "")
+        expected = self.state.expectations.expected(cell.target, cell.model, cell.route, cell.parameter)
+        if fail:
             pytest.fail(text, pytrace=False)
-        if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED):
+        if expected is not None and expected != verdict.value:
+            label = cell_label(cell.model, cell.route, cell.parameter)
+            pytest.fail(
+                f"expectation drift for {cell.target}: {label}\n  - expected: {expected}\n  + observed: {verdict.value}\n{text}\n"
+                f"(if the change is right, update suites/expectations/{cell.target}.yaml)",
+                pytrace=False,
+            )
+        if verdict in (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.IGNORED):
+            if expected == verdict.value:
+                pytest.xfail(f"known deviation (suites/expectations/{cell.target}.yaml): {text}")
+            if verdict is not Verdict.IGNORED:
+                pytest.fail(text, pytrace=False)
+        if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.IGNORED):
             pytest.skip(text)
         return cell
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A cassette VCR.py cannot load (truncated, hand-edited, older format) fails with what to do, not a traceback."""
+    outcome = yield
+    report = outcome.get_result()
+    if call.excinfo is None or call.when != "setup" or "conformance" not in getattr(item, "fixturenames", ()):
+        return
+    exc = call.excinfo.value
+    from_vcr = any("/vcr/" in str(entry.path) for entry in call.excinfo.traceback)
+    if isinstance(exc, yaml.YAMLError) or (from_vcr and isinstance(exc, (KeyError, TypeError, ValueError, UnicodeDecodeError, AttributeError))):
+        subject = item.callspec.params.get("conformance")
+        state = item.config.stash[STATE]
+        where = Path(state.target_dir(subject.target.name)) / Path(item.fspath).stem
+        report.longrepr = state.scrub(
+            f"{item.nodeid}: a cassette under {_shown(where)} cannot be read "
+            f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).\n"
+            f"It is corrupted, truncated, hand-edited or from another format. Restore it from git "
+            f"(git checkout -- {_shown(where)}) or {rerecord_hint(subject.target, item.nodeid)}"
+        )
 
 
 @pytest.fixture
@@ -292,11 +389,11 @@ def pytest_sessionfinish(session, exitstatus):
         if target.name not in touched:
             continue
         if state.recording:
-            cassettes.write_manifest(target.name, target.base_url, target.describes, __version__)
+            cassettes.write_manifest(state.target_dir(target.name), target.name, target.base_url, target.describes, __version__)
         info = {"base_url": target.base_url, "describes": target.describes}
         if state.recording or not state.live:
             try:
-                manifest = cassettes.read_manifest(target.name)
+                manifest = cassettes.read_manifest(state.target_dir(target.name))
                 info.update({k: manifest[k] for k in ("describes", "recorded_at", "recorded_with") if k in manifest})
             except ValueError:
                 pass

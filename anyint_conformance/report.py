@@ -72,13 +72,13 @@ def render_markdown(matrix: dict) -> str:
             out.append("<details><summary>Evidence for cells that are not plainly supported</summary>")
             out.append("")
             for c in details:
-                out.append(f"- `{c['model']}` · {column(c)} · **{c['verdict']}**: {c['reason']}")
+                out.append(f"- `{c['model']}` · {column(c)} · **{c['verdict']}**: {_one_line(c['reason'])}")
                 if c.get("violation") and c["violation"].get("path"):
                     out.append(f"  - first violation at `{c['violation']['path']}` ({c['violation']['check']})")
                 for w in c["warnings"]:
-                    out.append(f"  - warning: {w['message']}")
+                    out.append(f"  - warning: {_one_line(w['message'])}")
                 for n in c["notes"]:
-                    out.append(f"  - finding: {n['message']}")
+                    out.append(f"  - finding: {_one_line(n['message'])}")
                 if c.get("cassette"):
                     where = c["cassette"] + (f" #{c['interaction']}" if c.get("interaction") is not None else "")
                     out.append(f"  - evidence: `{where}`")
@@ -89,6 +89,10 @@ def render_markdown(matrix: dict) -> str:
                "non-conforming = 2xx that breaks the documented schema or stream contract; broken = 5xx, "
                "timeout, invalid JSON, wrong content type; untested = not run.")
     return "\n".join(out) + "\n"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(str(text).split()).replace("|", "\\|")
 
 
 def _cell_text(cell: dict | None) -> str:

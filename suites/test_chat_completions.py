@@ -27,3 +27,9 @@ def test_chat_completions(conformance, stream):
             expect=Expect(response_schema="chat.response", chunk_schema="chat.chunk", stream=stream),
         )
     )
+
+
+@pytest.mark.route("chat")
+def test_documented_python_example(conformance):
+    """The page's Python example, verbatim but for max_tokens, through the official openai SDK."""
+    conformance.check_sdk_example()

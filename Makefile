@@ -1,0 +1,44 @@
+# Two commands do all set-up on a fresh machine (see README):
+#   make matrix   the main job: replay the committed cassettes, write reports/support-matrix.{json,md}
+#   make test     the project's own tests plus the same replay (what CI runs)
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+
+.PHONY: matrix test live-smoke schemas expectations targets-start targets-stop record
+
+$(VENV)/.installed: requirements.lock pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
+	touch $@
+
+matrix: $(VENV)/.installed
+	$(PY) -m pytest suites -q
+
+test: $(VENV)/.installed
+	$(PY) -m pytest -q
+
+# Live: install + start the LiteLLM proxy on loopback, run the chat suite against it without
+# writing cassettes, compare with suites/expectations/litellm.yaml, stop it by PID.
+live-smoke: $(VENV)/.installed
+	bash targets/live-smoke.sh
+
+# Re-derive schemas/*.json from schemas/tables/*.yaml (a test fails while they drift).
+schemas: $(VENV)/.installed
+	$(PY) -m anyint_conformance.derive
+
+# Rewrite suites/expectations/<target>.yaml from the last matrix.
+expectations: $(VENV)/.installed
+	$(PY) -m anyint_conformance.expectations reports/support-matrix.json
+
+targets-start:
+	targets/local.sh install && targets/local.sh start
+targets-stop:
+	targets/local.sh stop
+
+# Re-record both local targets (they must be running: make targets-start).
+record: $(VENV)/.installed
+	eval "$$(targets/local.sh env)" && $(PY) -m pytest suites -q --target llamacpp --target litellm --record-mode=rewrite --no-expectations; \
+	$(PY) -m pytest suites -q --no-expectations

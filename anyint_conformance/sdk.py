@@ -1,0 +1,60 @@
+"""The page's own Python example (official `openai` SDK with base_url), run as a conformance cell.
+
+It answers a user's plainest question: does the documented client code work against this target?
+The only change to the documented snippet is `max_tokens` (cost bound) and no SDK retries (each
+retry would be a paid request and would hide the first answer).
+"""
+
+from __future__ import annotations
+
+import httpx
+import openai
+
+from anyint_conformance.checks import Verdict
+
+PARAMETER = "openai-python example"
+MESSAGES = [
+    {"role": "system", "content": "You are a concise assistant."},
+    {"role": "user", "content": "Explain AnyInt in one sentence."},
+]
+MAX_TOKENS = 16
+
+
+def run_documented_example(base_url: str, api_key: str | None, model: str, timeout: float) -> dict:
+    """Verdict, reason, status and the streamed text, as the documented loop would print it."""
+    client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", max_retries=0, timeout=timeout)
+    request = {"model": model, "stream": True, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
+    text, chunks = [], 0
+    try:
+        response = client.chat.completions.create(**request)
+        for chunk in response:
+            chunks += 1
+            delta = chunk.choices[0].delta.content if chunk.choices else None
+            if delta:
+                text.append(delta)
+    except openai.APIStatusError as exc:
+        verdict = Verdict.UNSUPPORTED if exc.status_code < 500 else Verdict.BROKEN
+        if exc.status_code in (401, 403, 429):
+            verdict = Verdict.UNTESTED
+        return _result(verdict, f"the SDK raised {type(exc).__name__} (HTTP {exc.status_code}): {str(exc.message)[:300]}", exc.status_code, request)
+    except (openai.APIConnectionError, openai.APITimeoutError) as exc:
+        cause = exc.__cause__
+        if cause is not None and not isinstance(cause, (httpx.HTTPError, OSError)):
+            # not the network: the layer under httpx (e.g. a replay without a recording) speaks for itself
+            raise cause from None
+        return _result(Verdict.BROKEN, f"the SDK raised {type(exc).__name__}: {exc}", None, request)
+    except (openai.OpenAIError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+        # the SDK could not read what the server sent: the documented loop crashes for a user too
+        return _result(Verdict.BROKEN, f"the documented loop crashed: {type(exc).__name__}: {exc}", 200, request)
+    finally:
+        client.close()
+    if chunks == 0:
+        return _result(Verdict.NONCONFORMING, "the stream yielded no chunk", 200, request)
+    result = _result(Verdict.SUPPORTED, f"{chunks} chunks, printed {len(''.join(text))} characters", 200, request)
+    if not text:
+        result["warnings"] = [{"check": "sdk_text", "severity": "warning", "message": "no chunk carried delta.content: the example prints nothing", "path": None}]
+    return result
+
+
+def _result(verdict: Verdict, reason: str, status: int | None, request: dict) -> dict:
+    return {"verdict": verdict.value, "reason": reason, "status": status, "request": request, "warnings": []}

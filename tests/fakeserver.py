@@ -1,0 +1,140 @@
+"""A small OpenAI-ish server on loopback that misbehaves on purpose, one behaviour per path.
+
+Each conformance check is proven against it: the good paths pass, every bad path trips the check
+that guards against it. Real sockets, real HTTP, so the transport's bounds are exercised too.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+CHUNK = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
+USAGE = {"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 4}
+COMPLETION = {
+    "id": "r1",
+    "object": "chat.completion",
+    "created": 1,
+    "model": "m",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"}],
+    "usage": USAGE,
+}
+ENVELOPE = {"error": {"message": "model not found", "type": "invalid_request_error", "param": "model", "code": "model_not_found"}}
+
+
+def _sse(*events: object) -> bytes:
+    return b"".join(f"data: {e if isinstance(e, str) else json.dumps(e)}\n\n".encode() for e in events)
+
+
+def _without(obj: dict, key: str) -> dict:
+    return {k: v for k, v in obj.items() if k != key}
+
+
+# path -> (status, content type, body bytes, extra behaviour)
+ROUTES: dict[str, tuple] = {
+    "/ok": (200, "application/json", json.dumps(COMPLETION).encode()),
+    "/ok-no-usage": (200, "application/json", json.dumps(_without(COMPLETION, "usage")).encode()),
+    "/missing-choices": (200, "application/json", json.dumps(_without(COMPLETION, "choices")).encode()),
+    "/wrong-object": (200, "application/json", json.dumps({**COMPLETION, "object": "text_completion"}).encode()),
+    "/content-number": (200, "application/json", json.dumps({**COMPLETION, "choices": [{"index": 0, "message": {"content": 7}}]}).encode()),
+    "/html-200": (200, "text/html", b"<html><body>502 Bad Gateway</body></html>"),
+    "/invalid-json-200": (200, "application/json", b'{"id": "r1", "choices": ['),
+    "/refusal": (404, "application/json", json.dumps(ENVELOPE).encode()),
+    "/refusal-detail": (400, "application/json", json.dumps({"detail": "Not Found"}).encode()),
+    "/refusal-html": (405, "text/html", b"<h1>Method Not Allowed</h1>"),
+    "/error-500": (500, "application/json", json.dumps({"error": {"message": "boom", "type": "server_error"}}).encode()),
+    "/auth": (401, "application/json", json.dumps({"error": {"message": "bad key", "type": "auth_error"}}).encode()),
+    "/stream-ok": (200, "text/event-stream", _sse(CHUNK, {**CHUNK, "choices": [], "usage": USAGE}, "[DONE]")),
+    "/stream-no-usage": (200, "text/event-stream", _sse(CHUNK, CHUNK, "[DONE]")),
+    "/stream-no-done": (200, "text/event-stream", _sse(CHUNK, CHUNK)),
+    "/stream-wrong-object": (200, "text/event-stream", _sse({**CHUNK, "object": "chat.completion"}, "[DONE]")),
+    "/stream-not-json": (200, "text/event-stream", _sse(CHUNK, "{not json", "[DONE]")),
+    "/stream-error-event": (200, "text/event-stream", _sse(CHUNK, {"error": {"message": "upstream died"}}, "[DONE]")),
+    "/stream-after-done": (200, "text/event-stream", _sse(CHUNK, "[DONE]", CHUNK)),
+    "/stream-early-usage": (200, "text/event-stream", _sse({**CHUNK, "usage": USAGE}, CHUNK, CHUNK, CHUNK, "[DONE]")),
+    "/stream-as-json": (200, "application/json", json.dumps(COMPLETION).encode()),
+    "/stream-cut": (200, "text/event-stream", _sse(CHUNK), "cut"),
+    "/hang": (200, "application/json", b"", "hang"),
+    "/huge": (200, "application/json", b"", "huge"),
+}
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, *args):  # keep test output clean
+        pass
+
+    def do_POST(self):
+        length = int(self.headers.get("content-length") or 0)
+        self.rfile.read(length)
+        if self.path.split("?")[0].endswith("/echo-auth"):
+            # a careless server that echoes the credential back in a header and in the body
+            seen = self.headers.get("authorization", "")
+            body = json.dumps({**COMPLETION, "echo": seen}).encode()
+            self.send_response(200)
+            self.send_header("content-type", "application/json")
+            self.send_header("x-echo-authorization", seen)
+            self.send_header("content-length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+            return
+        route = ROUTES.get(self.path.split("?")[0].removeprefix("/v1"))
+        if route is None:
+            self._send(404, "text/plain", b"no such fake route")
+            return
+        status, ctype, body, *extra = route
+        behaviour = extra[0] if extra else None
+        if behaviour == "hang":
+            time.sleep(5)
+            return
+        if behaviour == "huge":
+            self.send_response(200)
+            self.send_header("content-type", ctype)
+            self.send_header("content-length", str(20 * 1024 * 1024))
+            self.end_headers()
+            try:
+                for _ in range(20):
+                    self.wfile.write(b" " * 1024 * 1024)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            return
+        if behaviour == "cut":
+            # promise more than is sent, then close: a stream cut before [DONE]
+            self.send_response(200)
+            self.send_header("content-type", ctype)
+            self.send_header("content-length", str(len(body) + 500))
+            self.end_headers()
+            self.wfile.write(body)
+            self.wfile.flush()
+            self.close_connection = True
+            return
+        self._send(status, ctype, body)
+
+    do_GET = do_POST
+
+    def _send(self, status: int, ctype: str, body: bytes) -> None:
+        self.send_response(status)
+        self.send_header("content-type", ctype)
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+
+class FakeServer:
+    def __enter__(self) -> "FakeServer":
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.daemon_threads = True
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+        return self
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}/v1"
+
+    def __exit__(self, *exc) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()

@@ -1,0 +1,108 @@
+"""Record/replay: no secret on disk, clean messages for misses and broken cassettes, replay = committed matrix."""
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+import vcr
+
+from anyint_conformance import cassettes
+from tests.fakeserver import FakeServer
+
+ROOT = Path(__file__).resolve().parent.parent
+KEY = "sk-test-" + "9f8e7d6c5b4a39281706"
+KEY_LIKE = re.compile(r"Bearer [A-Za-z0-9._-]{6,}|sk-[A-Za-z0-9_-]{8,}")
+
+
+def test_a_key_echoed_by_the_server_never_reaches_the_cassette(tmp_path):
+    path = tmp_path / "echo.yaml"
+    recorder = vcr.VCR()
+    cassettes.register(recorder)
+    with FakeServer() as server, recorder.use_cassette(str(path), record_mode="all", **cassettes.vcr_config([KEY])):
+        with httpx.Client(headers={"Authorization": f"Bearer {KEY}", "x-api-key": KEY}) as client:
+            response = client.post(f"{server.base_url}/echo-auth?key={KEY}", json={"note": KEY})
+            assert KEY in response.text  # the server really echoed it
+    text = path.read_text()
+    assert KEY not in text
+    assert not KEY_LIKE.search(text)
+    assert cassettes.REDACTED in text
+    assert "authorization:" not in text.lower().replace("x-echo-authorization", "")
+
+
+def _committed_text_files():
+    for base in (ROOT / "cassettes", ROOT / "reports"):
+        for path in base.rglob("*"):
+            if path.is_file() and path.suffix in (".yaml", ".json", ".md", ".html", ".xml"):
+                yield path
+
+
+def test_committed_cassettes_and_reports_hold_no_secret():
+    secrets = [os.environ[v] for v in ("ANYINT_API_KEY", "LLAMACPP_API_KEY", "LITELLM_MASTER_KEY") if len(os.environ.get(v, "")) >= 4]
+    files = list(_committed_text_files())
+    assert files, "nothing to scan"
+    leaks = []
+    for path in files:
+        text = path.read_text(errors="replace")
+        if KEY_LIKE.search(text) or any(s in text for s in secrets):
+            leaks.append(str(path.relative_to(ROOT)))
+    assert leaks == []
+
+
+def run_suite(*args, cwd=ROOT):
+    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}
+    return subprocess.run([sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+def test_replay_reproduces_the_committed_matrix(tmp_path):
+    result = run_suite("--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:]
+    produced = json.loads((tmp_path / "support-matrix.json").read_text())
+    committed = json.loads((ROOT / "reports" / "support-matrix.json").read_text())
+    assert produced == committed
+    assert (tmp_path / "support-matrix.md").read_text() == (ROOT / "reports" / "support-matrix.md").read_text()
+
+
+@pytest.fixture
+def cassette_copy(tmp_path):
+    copy = tmp_path / "cassettes"
+    shutil.copytree(ROOT / "cassettes" / "litellm", copy / "litellm")
+    return copy
+
+
+def _one_cassette(copy: Path) -> Path:
+    return next((copy / "litellm" / "test_chat_completions").glob("test_chat_completions[[]mock-chat-a-nonstream[]].yaml"))
+
+
+def test_a_request_missing_from_the_cassette_fails_with_the_re_record_command(cassette_copy, tmp_path):
+    path = _one_cassette(cassette_copy)
+    path.write_text(path.read_text().replace("Say hello.", "Say goodbye."))
+    result = run_suite("--cassette-dir", str(cassette_copy), "--report-dir", str(tmp_path), "--no-expectations", "-k", "mock-chat-a-nonstream")
+    assert result.returncode == 1
+    out = result.stdout
+    assert "no recorded answer for POST /chat/completions (model mock-chat-a)" in out
+    assert "--target litellm --record-mode=rewrite" in out
+    assert "Traceback" not in out and "CannotOverwriteExistingCassetteException" not in out
+    cells = json.loads((tmp_path / "support-matrix.json").read_text())["cells"]
+    assert [c["verdict"] for c in cells] == ["untested"]
+
+
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "hand-edit"])
+def test_a_broken_cassette_fails_naming_the_file_and_the_fix(cassette_copy, tmp_path, damage):
+    path = _one_cassette(cassette_copy)
+    text = path.read_text()
+    if damage == "truncate":
+        path.write_text(text[: len(text) // 3])
+    elif damage == "garbage":
+        path.write_text("interactions: [ {{{ not yaml")
+    else:
+        path.write_text(text.replace("  response:", "  answer:", 1))
+    result = run_suite("--cassette-dir", str(cassette_copy), "--report-dir", str(tmp_path), "--no-expectations", "-k", "mock-chat-a-nonstream")
+    assert result.returncode == 1, result.stdout[-2000:]
+    assert "cannot be read" in result.stdout and "re-record with" in result.stdout, result.stdout[-2000:]
+    assert "passed" not in result.stdout.splitlines()[-1]
