@@ -13,8 +13,19 @@ from typing import Any, Callable
 import httpx
 
 from anyint_conformance import generate
-from anyint_conformance.checks import Assessment, Expect, Finding, Severity, Verdict, assess, worst
-from anyint_conformance.transport import Exchange, send
+from anyint_conformance.checks import (
+    EFFECTS,
+    Assessment,
+    Expect,
+    Finding,
+    Severity,
+    Unobservable,
+    Verdict,
+    assess,
+    assess_rejection,
+    worst,
+)
+from anyint_conformance.transport import NO_RETRY, Exchange, RetryPolicy, send
 
 
 @dataclass
@@ -35,6 +46,8 @@ class Cell:
     test: str | None = None  # pytest node id
     cassette: str | None = None  # where the evidence sits, when recorded or replayed
     interaction: int | None = None  # index of the deciding request in that cassette
+    kind: str = "route"  # route | parameter | negative | auth
+    security: bool = False  # an auth cell answered without valid credentials
 
     @property
     def key(self) -> tuple:
@@ -54,6 +67,9 @@ class CellSpec:
     parameter: str | None = None
     pinned: dict = field(default_factory=dict)  # fields fixed for probe and examples (e.g. stream)
     overlay: dict | None = None
+    kind: str = "route"  # route | parameter
+    effect: str | None = None  # a checks.EFFECTS name: the observable effect the docs promise
+    generate: bool = True  # run Hypothesis examples behind a supported probe
 
     @property
     def route(self) -> str:
@@ -70,6 +86,7 @@ def run_cell(
     examples: int,
     seed: int,
     timeout: float,
+    retry: RetryPolicy = NO_RETRY,
     on_exchange: Callable[[Exchange], None] | None = None,
 ) -> Cell:
     pinned = {"model": model, **spec.pinned}
@@ -77,14 +94,16 @@ def run_cell(
     generate.check_request(spec.operation, probe_body)
 
     def exchange(body: dict) -> tuple[Exchange, Assessment]:
-        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=timeout)
+        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=timeout, retry=retry)
         if on_exchange:
             on_exchange(ex)
         return ex, assess(ex, spec.expect)
 
     results = [exchange(probe_body)]
+    if spec.effect and results[0][1].verdict is Verdict.SUPPORTED:
+        results[0] = (results[0][0], _with_effect(spec.effect, probe_body, *results[0]))
     drawn = 0
-    if results[0][1].verdict is Verdict.SUPPORTED:
+    if spec.generate and results[0][1].verdict is Verdict.SUPPORTED:
         bodies = generate.draw_bodies(
             spec.operation, spec.overlay, pinned, examples, generate.cell_seed(target, model, spec.route, spec.parameter or "", base=seed)
         )
@@ -103,8 +122,70 @@ def run_cell(
         warnings=_unique(f.to_dict() for _, a in results for f in a.warnings),
         notes=_unique(f.to_dict() for _, a in results for f in a.notes),
         request={"method": decided_ex.method, "url": decided_ex.url, "body": decided_ex.body},
-        exchanges=len(results),
+        exchanges=sum(ex.attempts for ex, _ in results),  # retried 429s count: each is a request sent
         examples=drawn,
+        kind=spec.kind,
+    )
+
+
+def _with_effect(name: str, body: dict, ex: Exchange, result: Assessment) -> Assessment:
+    """Accepted and conforming: is the parameter's documented effect observable in the answer?"""
+    try:
+        ignored = EFFECTS[name](body, ex)
+    except Unobservable as why:
+        finding = Finding(name, Severity.WARNING, f"effect not observable: {why}")
+        return Assessment(result.verdict, result.reason, [*result.findings, finding])
+    if ignored:
+        finding = Finding(name, Severity.NOTE, f"accepted but ignored: {ignored}")
+        return Assessment(Verdict.IGNORED, finding.message, [*result.findings, finding])
+    return Assessment(result.verdict, f"{result.reason}; effect observed ({name})", result.findings)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One request that the contract says must be refused (a negative or an auth case)."""
+
+    name: str
+    body: Any = None  # JSON body, or None with `content`
+    content: bytes | None = None  # raw bytes (malformed JSON)
+    headers: dict = field(default_factory=dict)
+    statuses: tuple[int, ...] | None = None  # None: any 4xx
+    auth: bool = False
+    shown: str | None = None  # how the request is described in evidence (credentials never shown)
+
+
+def run_rejection_cell(
+    client: httpx.Client,
+    method: str,
+    url: str,
+    case: Rejection,
+    expect: Expect,
+    *,
+    target: str,
+    model: str | None,
+    route: str,
+    timeout: float,
+    retry: RetryPolicy = NO_RETRY,
+) -> Cell:
+    ex = send(client, method, url, case.body, content=case.content, headers=case.headers, timeout=timeout, retry=retry)
+    result = assess_rejection(ex, expect, case.statuses, auth=case.auth)
+    request = {"method": method, "url": url, "body": ex.body}
+    if case.shown:
+        request["credentials"] = case.shown
+    return Cell(
+        target=target,
+        model=model,
+        route=route,
+        parameter=f"{'auth' if case.auth else 'negative'}: {case.name}",
+        verdict=result.verdict.value,
+        reason=result.reason,
+        status=ex.status,
+        violation=result.first_violation.to_dict() if result.first_violation else None,
+        notes=[f.to_dict() for f in result.notes],
+        request=request,
+        exchanges=ex.attempts,
+        kind="auth" if case.auth else "negative",
+        security=case.auth and result.verdict is Verdict.ACCEPTED,
     )
 
 

@@ -23,10 +23,22 @@ class Verdict(str, Enum):
     IGNORED = "ignored"
     BROKEN = "broken"
     UNTESTED = "untested"
+    # negative and auth cells: the contract is a refusal
+    REJECTED = "rejected"  # 4xx (401 for auth) with the OpenAI error envelope: as documented
+    ACCEPTED = "accepted"  # 2xx for nonsense or without valid credentials (auth: a security finding)
 
 
 # Worst first: a cell takes the worst verdict among its exchanges.
-SEVERITY_ORDER = [Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.IGNORED, Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.SUPPORTED]
+SEVERITY_ORDER = [
+    Verdict.BROKEN,
+    Verdict.ACCEPTED,
+    Verdict.NONCONFORMING,
+    Verdict.IGNORED,
+    Verdict.UNSUPPORTED,
+    Verdict.UNTESTED,
+    Verdict.REJECTED,
+    Verdict.SUPPORTED,
+]
 
 
 class Severity(str, Enum):
@@ -239,6 +251,92 @@ def assess(ex: Exchange, expect: Expect) -> Assessment:
         result.verdict = Verdict.BROKEN if first.severity is Severity.BROKEN else Verdict.NONCONFORMING
         result.reason = f"HTTP {ex.status}, {first.message}" + (f" at {first.path}" if first.path else "")
     return result
+
+
+# -- effects: is an accepted optional parameter honoured? ----------------------------------------------
+# An effect returns None when the promised effect is observed (or cannot be observed: then a warning is
+# returned in `unobservable`), or a sentence saying what was ignored.
+
+Effect = Callable[[dict, Exchange], "str | None"]
+EFFECTS: dict[str, Effect] = {}
+
+
+class Unobservable(Exception):
+    """The answer lacks what the effect needs (e.g. no usage): neither honoured nor ignored."""
+
+
+def effect(name: str) -> Callable[[Effect], Effect]:
+    def register(fn: Effect) -> Effect:
+        EFFECTS[name] = fn
+        return fn
+
+    return register
+
+
+def _chat_text(ex: Exchange) -> str:
+    body = ex.parsed if is_json_value(ex.parsed) else {}
+    parts = []
+    for choice in body.get("choices") or []:
+        content = ((choice or {}).get("message") or {}).get("content")
+        if isinstance(content, str):
+            parts.append(content)
+    return "".join(parts)
+
+
+@effect("max_tokens_bounds_completion")
+def max_tokens_bounds_completion(request: dict, ex: Exchange) -> str | None:
+    usage = ex.parsed.get("usage") if isinstance(ex.parsed, dict) else None
+    tokens = usage.get("completion_tokens") if isinstance(usage, dict) else None
+    if not isinstance(tokens, int):
+        raise Unobservable("no usage.completion_tokens to compare with max_tokens")
+    if tokens > request["max_tokens"]:
+        return f"usage.completion_tokens {tokens} > max_tokens {request['max_tokens']}"
+    return None
+
+
+@effect("stop_sequence_absent")
+def stop_sequence_absent(request: dict, ex: Exchange) -> str | None:
+    stops = request["stop"] if isinstance(request["stop"], list) else [request["stop"]]
+    text = _chat_text(ex)
+    hit = next((s for s in stops if s in text), None)
+    return f"the output contains the stop sequence {hit!r}: {text[:80]!r}" if hit else None
+
+
+@effect("forced_tool_call")
+def forced_tool_call(request: dict, ex: Exchange) -> str | None:
+    wanted = request["tool_choice"]["function"]["name"]
+    body = ex.parsed if isinstance(ex.parsed, dict) else {}
+    calls = [c for ch in body.get("choices") or [] for c in (((ch or {}).get("message") or {}).get("tool_calls") or [])]
+    names = [((c or {}).get("function") or {}).get("name") for c in calls]
+    return None if wanted in names else f"tool_choice forced {wanted!r}, the answer has tool calls {names}"
+
+
+def assess_rejection(ex: Exchange, expect: Expect, statuses: tuple[int, ...] | None = None, auth: bool = False) -> Assessment:
+    """The verdict of a request that must be refused: `statuses` (default any 4xx) with the error envelope.
+
+    A 2xx is `accepted` (for auth: answered without valid credentials, a security finding); a 5xx is
+    `broken` (a client error answered as a server error); another status or a refusal without the
+    envelope is `non-conforming`."""
+    wanted = "HTTP " + "/".join(map(str, statuses)) if statuses else "a 4xx"
+    if ex.status is None:
+        return Assessment(Verdict.BROKEN, f"no answer: {ex.error}", [Finding("transport_complete", Severity.BROKEN, ex.error or "no answer")])
+    if 200 <= ex.status < 300:
+        what = "answered without valid credentials (security finding)" if auth else "accepted a request the contract forbids"
+        finding = Finding("rejected", Severity.NONCONFORMING, f"HTTP {ex.status}: {what}; expected {wanted}")
+        return Assessment(Verdict.ACCEPTED, finding.message, [finding])
+    if ex.status == 429:
+        return Assessment(Verdict.UNTESTED, "HTTP 429: rate limited past the retry budget", [])
+    if ex.status >= 500:
+        finding = Finding("rejected", Severity.BROKEN, f"HTTP {ex.status} for a client error (expected {wanted}): {_error_message(ex)}")
+        return Assessment(Verdict.BROKEN, finding.message, [finding, *error_envelope(ex, expect)])
+    findings = [Finding(f.check, Severity.NONCONFORMING, f.message, f.path) for f in error_envelope(ex, expect)]
+    if (statuses and ex.status not in statuses) or not 400 <= ex.status < 500:
+        findings.insert(0, Finding("rejected", Severity.NONCONFORMING, f"HTTP {ex.status}, expected {wanted}: {_error_message(ex)}"))
+    if isinstance(ex.parsed, dict) and "choices" in ex.parsed:
+        findings.append(Finding("rejected", Severity.NONCONFORMING, "the refusal carries model output (choices)", "$.choices"))
+    if findings:
+        return Assessment(Verdict.NONCONFORMING, findings[0].message, findings)
+    return Assessment(Verdict.REJECTED, f"HTTP {ex.status} with the error envelope: {_error_message(ex)}", [])
 
 
 def _error_message(ex: Exchange) -> str:

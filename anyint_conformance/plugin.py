@@ -21,7 +21,10 @@ import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from anyint_conformance import __version__, cassettes, sdk
-from anyint_conformance.cells import Cell, CellSpec, run_cell
+from anyint_conformance.cells import Cell, CellSpec, Rejection, run_cell, run_rejection_cell
+from anyint_conformance.checks import Expect
+from anyint_conformance.negative import Mutation
+from anyint_conformance.transport import RetryPolicy
 from anyint_conformance.checks import Verdict
 from anyint_conformance.expectations import Expectations, cell_label
 from anyint_conformance.generate import OverlayError
@@ -51,6 +54,7 @@ def pytest_addoption(parser):
     group.addoption("--examples", type=int, default=4, help="Hypothesis examples per supported cell (default 4)")
     group.addoption("--seed", type=int, default=0, help="base seed for generation (default 0; changing it changes every request)")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    group.addoption("--retries", type=int, default=2, help="retries of a 429 answer, honouring Retry-After up to 30 s (default 2)")
     group.addoption("--cassette-dir", default=str(ROOT / "cassettes"), help="root of the cassettes, one folder per target (default cassettes/)")
     group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md} are written")
     group.addoption("--no-expectations", action="store_true", help="ignore suites/expectations/: judge every cell by the default rules")
@@ -107,7 +111,30 @@ class State:
             self._clients[target.name] = httpx.Client(headers=headers, follow_redirects=False)
         return self._clients[target.name]
 
-    def subjects(self) -> list[Subject]:
+    def bare_client(self, target: Target) -> httpx.Client:
+        """A client that sends no credentials: auth cells set their own."""
+        key = f"{target.name}#bare"
+        if key not in self._clients:
+            self._clients[key] = httpx.Client(headers={"User-Agent": f"anyint-conformance/{__version__}"}, follow_redirects=False)
+        return self._clients[key]
+
+    def retry_policy(self) -> RetryPolicy:
+        # replay must not sleep: a recorded 429 is followed by its recorded retry at once
+        sleep = (lambda seconds: None) if not self.live else RetryPolicy.sleep
+        return RetryPolicy(retries=self.config.getoption("--retries"), sleep=sleep)
+
+    def subjects(self, per_target: bool = False) -> list[Subject]:
+        """Target x model pairs; with `per_target`, one subject per target (its first model)."""
+        if per_target:
+            out = []
+            for target in self.targets:
+                subjects = [s for s in self.subjects() if s.target is target]
+                preferred = [s for s in subjects if s.model and s.model == target.probe_model]
+                out.append((preferred or [s for s in subjects if s.model] or subjects)[0])
+            return out
+        return self._all_subjects()
+
+    def _all_subjects(self) -> list[Subject]:
         out = []
         for target in self.targets:
             if target.name not in self._subjects:
@@ -175,8 +202,10 @@ def pytest_recording_configure(config, vcr):
 
 def pytest_generate_tests(metafunc):
     if "conformance" in metafunc.fixturenames:
-        subjects = metafunc.config.stash[STATE].subjects()
-        metafunc.parametrize("conformance", subjects, indirect=True, ids=[s.id for s in subjects])
+        per_target = metafunc.definition.get_closest_marker("per_target") is not None
+        subjects = metafunc.config.stash[STATE].subjects(per_target=per_target)
+        ids = [s.target.name if per_target else s.id for s in subjects]
+        metafunc.parametrize("conformance", subjects, indirect=True, ids=ids)
 
 
 def pytest_collection_modifyitems(config, items):
@@ -214,7 +243,8 @@ def default_cassette_name(request):
     subject = _subject(request)
     ident = request.node.callspec.id if hasattr(request.node, "callspec") else ""
     if subject is not None:
-        ident = ident.replace(f"{subject.target.name}/", "", 1)
+        for prefix in (f"{subject.target.name}/", f"{subject.target.name}-"):
+            ident = ident.removeprefix(prefix)
     name = f"{request.node.originalname}[{ident}]" if ident else request.node.originalname
     return re.sub(r"[^A-Za-z0-9._\[\]-]+", "_", name)
 
@@ -247,10 +277,57 @@ class Runner:
                     examples=cfg("--examples"),
                     seed=cfg("--seed"),
                     timeout=cfg("--request-timeout"),
+                    retry=self.state.retry_policy(),
                 ),
             )
         except OverlayError as exc:
             pytest.fail(f"suite error: {exc}", pytrace=False)
+        self._locate(cell)
+        return self._finish(cell)
+
+    def check_rejection(self, operation: dict, valid: dict, mutation: Mutation, expect: Expect) -> Cell:
+        """A negative cell: the valid probe body with one mutation must be refused with a 4xx + envelope."""
+        route = f"{operation['method']} {operation['path']}"
+        case = mutation.apply({**valid, "model": self.model})
+        return self._rejection(route, operation, case, expect, self.state.client(self.target), self.model)
+
+    def check_auth(self, operation: dict, valid: dict, how: str, expect: Expect) -> Cell:
+        """An auth cell (per target): the valid request with bad or misplaced credentials must get a 401."""
+        route = f"{operation['method']} {operation['path']}"
+        key = self.target.key or ("replayed-key" if not self.state.live else None)
+        if key is None:
+            self._finish(self._untested(route, f"auth: {how}", f"{self.target.key_env} is not set"), fail=True)
+        cases = {
+            "no credentials": ({}, "none"),
+            "x-api-key instead of Bearer": ({"x-api-key": key}, "x-api-key: <the valid key>"),
+            "wrong key": ({"Authorization": "Bearer anyint-conformance-wrong-key"}, "Authorization: Bearer <a wrong key>"),
+            "malformed Authorization": ({"Authorization": key}, "Authorization: <the valid key without 'Bearer '>"),
+        }
+        headers, shown = cases[how]
+        body = {**valid, "model": self.model} if operation["method"] != "GET" else None
+        case = Rejection(how, body=body, headers=headers, statuses=(401,), auth=True, shown=shown)
+        return self._rejection(route, operation, case, expect, self.state.bare_client(self.target), None)
+
+    def _rejection(self, route, operation, case, expect, client, model) -> Cell:
+        if self.subject.error:
+            self._finish(self._untested(route, case.name, self.subject.error), fail=True)
+        cfg = self.state.config.getoption
+        cell = self._replayable(
+            route,
+            case.name,
+            lambda: run_rejection_cell(
+                client,
+                operation["method"],
+                self.target.url(operation["path"]),
+                case,
+                expect,
+                target=self.target.name,
+                model=model,
+                route=route,
+                timeout=cfg("--request-timeout"),
+                retry=self.state.retry_policy(),
+            ),
+        )
         self._locate(cell)
         return self._finish(cell)
 
@@ -342,10 +419,12 @@ class Runner:
                 f"(if the change is right, update suites/expectations/{cell.target}.yaml)",
                 pytrace=False,
             )
-        if verdict in (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.IGNORED):
+        if verdict in (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.IGNORED, Verdict.ACCEPTED):
             if expected == verdict.value:
                 pytest.xfail(f"known deviation (suites/expectations/{cell.target}.yaml): {text}")
             if verdict is not Verdict.IGNORED:
+                if cell.security:
+                    text = "SECURITY FINDING: " + text
                 pytest.fail(text, pytrace=False)
         if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.IGNORED):
             pytest.skip(text)

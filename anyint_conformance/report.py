@@ -19,6 +19,8 @@ MARK = {
     "ignored": "🟡 ignored",
     "broken": "❌ broken",
     "untested": "· untested",
+    "rejected": "✅ rejected",
+    "accepted": "❌ accepted",
 }
 
 
@@ -31,9 +33,14 @@ def build_matrix(cells: list[dict], targets: dict[str, dict], suite_version: str
         "version": FORMAT_VERSION,
         "suite_version": suite_version,
         "mode": mode,
+        "security_findings": [_cell_ref(c) for c in cells if c.get("security")],
         "targets": {name: {**info, "models": models.get(name, [])} for name, info in sorted(targets.items())},
         "cells": cells,
     }
+
+
+def _cell_ref(cell: dict) -> str:
+    return f"{cell['target']}: {column(cell)}" + (f" ({cell['model']})" if cell["model"] else "") + f": {cell['reason']}"
 
 
 def column(cell: dict) -> str:
@@ -47,6 +54,11 @@ def render_markdown(matrix: dict) -> str:
         "Every cell is a verdict backed by a recorded request; details below the tables."
     )
     out.append("")
+    if matrix.get("security_findings"):
+        out.append("## ⚠️ Security findings")
+        out.append("")
+        out += [f"- **{_one_line(f)}**" for f in matrix["security_findings"]]
+        out.append("")
     for name, info in matrix["targets"].items():
         cells = [c for c in matrix["cells"] if c["target"] == name]
         out.append(f"## {name}")
@@ -57,22 +69,17 @@ def render_markdown(matrix: dict) -> str:
         if info.get("recorded_at"):
             out.append(f"- recorded: {info['recorded_at']}")
         out.append("")
-        columns = sorted({column(c) for c in cells})
-        if not columns:
+        if not cells:
             out += ["No cells.", ""]
             continue
-        out.append("| model | " + " | ".join(columns) + " |")
-        out.append("|---|" + "---|" * len(columns))
-        for model in sorted({c["model"] or "(any)" for c in cells}):
-            row = {column(c): c for c in cells if (c["model"] or "(any)") == model}
-            out.append(f"| `{model}` | " + " | ".join(_cell_text(row.get(col)) for col in columns) + " |")
-        out.append("")
-        details = [c for c in cells if c["verdict"] != "supported" or c["warnings"] or c["notes"]]
+        for kind, title in KINDS:
+            out += _table([c for c in cells if c.get("kind", "route") == kind], title)
+        details = [c for c in cells if c["verdict"] not in ("supported", "rejected") or c["warnings"] or c["notes"]]
         if details:
             out.append("<details><summary>Evidence for cells that are not plainly supported</summary>")
             out.append("")
             for c in details:
-                out.append(f"- `{c['model']}` · {column(c)} · **{c['verdict']}**: {_one_line(c['reason'])}")
+                out.append(f"- `{c['model'] or '(any)'}` · {column(c)} · **{c['verdict']}**: {_one_line(c['reason'])}")
                 if c.get("violation") and c["violation"].get("path"):
                     out.append(f"  - first violation at `{c['violation']['path']}` ({c['violation']['check']})")
                 for w in c["warnings"]:
@@ -86,9 +93,30 @@ def render_markdown(matrix: dict) -> str:
             out.append("</details>")
             out.append("")
     out.append("Verdicts: supported = 2xx and every body/event conforms; unsupported = a refusal (4xx); "
-               "non-conforming = 2xx that breaks the documented schema or stream contract; broken = 5xx, "
-               "timeout, invalid JSON, wrong content type; untested = not run.")
+               "non-conforming = 2xx that breaks the documented schema or stream contract (or, for a negative/auth "
+               "cell, a refusal with the wrong status or without the error envelope); broken = 5xx, timeout, "
+               "invalid JSON, wrong content type; rejected = an invalid request or bad credentials refused as "
+               "documented; accepted = an invalid request or bad credentials answered 2xx; untested = not run.")
     return "\n".join(out) + "\n"
+
+
+KINDS = [
+    ("route", "Routes"),
+    ("parameter", "Parameters"),
+    ("negative", "Invalid requests (must be refused: 4xx + error envelope)"),
+    ("auth", "Credentials (must be refused: 401 + error envelope)"),
+]
+
+
+def _table(cells: list[dict], title: str) -> list[str]:
+    if not cells:
+        return []
+    columns = sorted({column(c) for c in cells})
+    out = [f"### {title}", "", "| model | " + " | ".join(columns) + " |", "|---|" + "---|" * len(columns)]
+    for model in sorted({c["model"] or "(any)" for c in cells}):
+        row = {column(c): c for c in cells if (c["model"] or "(any)") == model}
+        out.append(f"| `{model}` | " + " | ".join(_cell_text(row.get(col)) for col in columns) + " |")
+    return out + [""]
 
 
 def _one_line(text: str) -> str:

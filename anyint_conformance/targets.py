@@ -26,6 +26,7 @@ class Target:
     key_env: str | None = None
     models: tuple[str, ...] | None = None  # None: discover with GET /models
     describes: str = ""
+    probe_model: str | None = None  # the model per-target cells (auth) use; default: the first discovered
 
     @property
     def key(self) -> str | None:
@@ -65,6 +66,7 @@ def _target(name: str, spec: dict, where: str) -> Target:
         key_env=spec.get("key_env"),
         models=None if models == "discover" else tuple(models),
         describes=spec.get("describes", ""),
+        probe_model=spec.get("probe_model"),
     )
 
 

@@ -17,6 +17,8 @@ import httpx
 from httpx_sse import EventSource, SSEError
 
 DEFAULT_TIMEOUT = 60.0
+RETRY_STATUSES = (429,)
+MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is not waited for, the cell is left untested
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_EVENTS = 5000
 _NOT_JSON = object()
@@ -43,6 +45,7 @@ class Exchange:
     error: str | None = None  # transport-level failure, in words
     error_kind: str | None = None  # timeout | connection | protocol | too-large | sse
     elapsed: float = 0.0
+    attempts: int = 1  # > 1 when a 429 was retried
 
     @property
     def content_type(self) -> str:
@@ -69,6 +72,29 @@ def is_json_value(value: Any) -> bool:
     return value is not _NOT_JSON
 
 
+@dataclass(frozen=True)
+class RetryPolicy:
+    """Bounded retries of 429 answers, honouring Retry-After. `sleep` is injected: replay passes a no-op."""
+
+    retries: int = 2
+    default_wait: float = 1.0
+    sleep: Any = time.sleep
+
+    def wait_for(self, exchange: "Exchange") -> float | None:
+        """Seconds to wait before retrying, or None when the answer must stand."""
+        if exchange.status not in RETRY_STATUSES:
+            return None
+        raw = exchange.headers.get("retry-after", "")
+        try:
+            wait = float(raw) if raw else self.default_wait
+        except ValueError:
+            wait = self.default_wait  # an HTTP-date or garbage: fall back to the default
+        return wait if 0 <= wait <= MAX_RETRY_AFTER else None
+
+
+NO_RETRY = RetryPolicy(retries=0)
+
+
 def send(
     client: httpx.Client,
     method: str,
@@ -78,12 +104,29 @@ def send(
     stream: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+    retry: RetryPolicy = NO_RETRY,
 ) -> Exchange:
-    """Send one request; for `stream=True` read the SSE events of a text/event-stream answer."""
-    exchange = Exchange(method=method, url=url, body=body, stream=stream)
+    """Send one request (retrying 429s within `retry`'s budget); read SSE events when streaming.
+
+    `content` sends raw bytes instead of `body` as JSON (malformed JSON, wrong content types)."""
+    attempt = 0
+    while True:
+        attempt += 1
+        exchange = _send_once(client, method, url, body, stream, timeout, headers, content)
+        exchange.attempts = attempt
+        wait = retry.wait_for(exchange)
+        if wait is None or attempt > retry.retries:
+            return exchange
+        retry.sleep(wait)
+
+
+def _send_once(client, method, url, body, stream, timeout, headers, content) -> Exchange:
+    exchange = Exchange(method=method, url=url, body=body if content is None else content.decode("utf-8", "replace"), stream=stream)
     started = time.monotonic()
+    payload = {"content": content} if content is not None else ({"json": body} if body is not None else {})
     try:
-        with client.stream(method, url, json=body, headers=headers, timeout=timeout) as response:
+        with client.stream(method, url, headers=headers, timeout=timeout, **payload) as response:
             exchange.status = response.status_code
             exchange.headers = {k.lower(): v for k, v in response.headers.items()}
             if stream and exchange.content_type == "text/event-stream":

@@ -69,7 +69,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self):
         length = int(self.headers.get("content-length") or 0)
-        self.rfile.read(length)
+        body = self.rfile.read(length)
         if self.path.split("?")[0].endswith("/echo-auth"):
             # a careless server that echoes the credential back in a header and in the body
             seen = self.headers.get("authorization", "")
@@ -81,7 +81,17 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(body)
             return
-        route = ROUTES.get(self.path.split("?")[0].removeprefix("/v1"))
+        path = self.path.split("?")[0].removeprefix("/v1")
+        if path == "/models":
+            models = [{"id": name.strip("/"), "object": "model"} for name in ROUTES if not name.startswith("/stream-")] + [{"id": "429-then-ok", "object": "model"}]
+            self._send(200, "application/json", json.dumps({"object": "list", "data": models}).encode())
+            return
+        if path == "/chat/completions":
+            # the model name picks the behaviour, so the whole plugin can be run against every fault
+            path = self._scenario(body)
+            if path == "/handled":
+                return
+        route = ROUTES.get(path)
         if route is None:
             self._send(404, "text/plain", b"no such fake route")
             return
@@ -115,6 +125,32 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = do_POST
 
+    def _scenario(self, raw: bytes) -> str:
+        try:
+            request = json.loads(raw)
+        except ValueError:
+            return "/refusal"
+        model, stream = str(request.get("model")), bool(request.get("stream"))
+        if model == "429-then-ok":
+            # the first request of each distinct body is rate-limited, its retry succeeds
+            count = self.server.seen.get(raw, 0)
+            self.server.seen[raw] = count + 1
+            if count == 0:
+                self.send_response(429)
+                self.send_header("retry-after", "0")
+                self.send_header("content-type", "application/json")
+                payload = json.dumps({"error": {"message": "slow down", "type": "rate_limit"}}).encode()
+                self.send_header("content-length", str(len(payload)))
+                self.end_headers()
+                self.wfile.write(payload)
+                return "/handled"
+            model = "ok"
+        if stream and f"/stream-{model}" in ROUTES:
+            return f"/stream-{model}"
+        if stream and model == "ok":
+            return "/stream-ok"
+        return f"/{model}"
+
     def _send(self, status: int, ctype: str, body: bytes) -> None:
         self.send_response(status)
         self.send_header("content-type", ctype)
@@ -126,6 +162,7 @@ class _Handler(BaseHTTPRequestHandler):
 class FakeServer:
     def __enter__(self) -> "FakeServer":
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        self.httpd.seen = {}
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

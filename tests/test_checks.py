@@ -108,3 +108,44 @@ def test_every_registered_check_is_exercised_by_a_failing_case():
 def test_severity_of_refusal_shape_is_a_note_not_a_failure(server, client):
     _, result = judge(server, client, "/refusal-detail")
     assert all(f.severity is Severity.NOTE for f in result.findings)
+
+
+# -- effects: each is shown to report "ignored" on an answer that ignores the parameter ------------------
+
+from anyint_conformance.checks import EFFECTS, Unobservable  # noqa: E402
+from anyint_conformance.transport import Exchange  # noqa: E402
+
+
+def answer(content="hi", usage=None, tool_calls=None):
+    message = {"role": "assistant", "content": content}
+    if tool_calls is not None:
+        message["tool_calls"] = tool_calls
+    body = {"id": "r", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, "message": message}]}
+    if usage is not None:
+        body["usage"] = usage
+    import json
+
+    return Exchange("POST", "u", {}, status=200, headers={"content-type": "application/json"}, content=json.dumps(body).encode())
+
+
+def test_max_tokens_effect():
+    fx = EFFECTS["max_tokens_bounds_completion"]
+    assert fx({"max_tokens": 2}, answer(usage={"completion_tokens": 2})) is None
+    assert "> max_tokens 2" in fx({"max_tokens": 2}, answer(usage={"completion_tokens": 9}))
+    with pytest.raises(Unobservable):
+        fx({"max_tokens": 2}, answer())
+
+
+def test_stop_effect():
+    fx = EFFECTS["stop_sequence_absent"]
+    assert fx({"stop": ["o"]}, answer("Hi there")) is None
+    assert "contains the stop sequence 'o'" in fx({"stop": ["o"]}, answer("Hello"))
+    assert fx({"stop": "x"}, answer("Hello")) is None
+
+
+def test_forced_tool_call_effect():
+    fx = EFFECTS["forced_tool_call"]
+    request = {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
+    call = {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+    assert fx(request, answer(None, tool_calls=[call])) is None
+    assert "forced 'get_weather'" in fx(request, answer("It is sunny."))
