@@ -4,8 +4,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+# pytest caches its assertion-rewritten plugin modules as bytecode; with PYTHONDONTWRITEBYTECODE=1
+# (set on these machines) it re-parses ~340 third-party modules on every run (~5 s).
+unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: matrix test live-smoke schemas expectations targets-start targets-stop record
+.PHONY: matrix test browser live-smoke schemas expectations targets-start targets-stop record
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -17,8 +20,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 matrix: $(VENV)/.installed
 	$(PY) -m pytest suites -q
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed browser
 	$(PY) -m pytest -q
+
+# the HTML report is checked in a real headless browser (Debian's chromium)
+browser:
+	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 # Live: install + start the LiteLLM proxy on loopback, run the chat suite against it without
 # writing cassettes, compare with suites/expectations/litellm.yaml, stop it by PID.

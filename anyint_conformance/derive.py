@@ -2,11 +2,31 @@
 
 The mapping of the page's wording is deliberately small and explicit; wording it does not know
 is an error, never a guess:
-  type      "string" / "integer" / "number" / "boolean" / "array" / "object", and "A or B" -> anyOf
+  type      "string" / "integer" / "number" / "boolean" / "array" / "object", and "A or B" -> anyOf;
+            "file" (a multipart upload) -> {"type": "string", "format": "binary"} (OpenAPI's convention)
   required  "Yes" -> required, "No" -> optional, "Usually" -> optional (kept as x-required),
             anything else needs an `inferred.required_when` condition -> if/then
   meaning   "when available" / "when returned" -> optional, and its absence is a warning (x-when-available)
   field     dotted response paths (choices[].message.content) -> nested object/array schemas
+
+A request row whose page gives no type or required wording (the page only names the field) takes
+`inferred.type` (same words, or a list of them) and `inferred.required` (a boolean) instead; `x-type`
+and `x-required` record the page's wording only, so they are absent then. Inferred constraints a row
+may carry (request and response): `enum`, `minimum`, `maximum`, `items` (a schema id -> $ref, or a
+schema), `nullable`; response rows also `const`, `min_items` and `requires_one_of` (the object, or
+each item of a `[]` row, must carry at least one of the listed fields).
+
+Operations (`operations:` in a table source), one per method and path:
+  method, path            as on the page; `{name}` segments are path parameters
+  path_parameters         {name: {documented: bool, inferred: {why:/source:}}} for every `{name}` in the path
+  request                 request schema id; absent -> no request body
+  request_media_type      application/json (default) or multipart/form-data
+  model                   true (default): the body carries the model under test (the suite pins it);
+                          false: the route takes no model (files, lookups) and is tested once per target
+  responses               {media type: schema id | [schema ids] (any of them; the request picks which,
+                          e.g. response_format) | binary (raw bytes) | text (a plain string body)}
+  documented / inferred   `documented: false` for a route the page does not list; `inferred:` with
+                          `why:`/`source:` for what the page leaves out (e.g. the method)
 
 Run `python -m anyint_conformance.derive` to rewrite schemas/*.json; `--check` only reports drift.
 """
@@ -29,6 +49,12 @@ ID_BASE = "https://schemas.anyint-conformance.invalid/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 SIMPLE_TYPES = {"string", "integer", "number", "boolean", "array", "object", "null"}
+# Type words that are not JSON types: the schema each one stands for.
+TYPE_WORDS = {"file": {"type": "string", "format": "binary"}}
+# Inferred constraints copied into the derived property as they are (row key -> JSON Schema keyword).
+CONSTRAINTS = {"enum": "enum", "minimum": "minimum", "maximum": "maximum"}
+RESPONSE_MEDIA_KINDS = {"binary", "text"}
+REQUEST_MEDIA_TYPES = {"application/json", "multipart/form-data"}
 REQUIRED_WORDING = {"Yes": True, "No": False, "Usually": False}
 WHEN_AVAILABLE = ("when available", "when returned")
 
@@ -41,18 +67,26 @@ def schema_uri(schema_id: str) -> str:
     return f"{ID_BASE}{schema_id}.json"
 
 
-def _type_schema(documented: str, inferred: dict, where: str) -> dict:
-    """'string or array' -> anyOf of the simple types; array items come from `inferred.items`."""
-    names = [part.strip() for part in documented.split(" or ")]
+def _items(items: str | dict) -> dict:
+    return {"$ref": schema_uri(items)} if isinstance(items, str) else dict(items)
+
+
+def _type_schema(wording: str | list, inferred: dict, where: str) -> dict:
+    """'string or array' (or [string, array]) -> anyOf of the simple types; array items come from `inferred.items`."""
+    names = [part.strip() for part in wording.split(" or ")] if isinstance(wording, str) else list(wording)
     branches = []
     for name in names:
-        if name not in SIMPLE_TYPES:
-            raise TableError(f"{where}: documented type {documented!r} has unknown part {name!r}")
-        branch: dict[str, Any] = {"type": name}
+        if name in TYPE_WORDS:
+            branch: dict[str, Any] = dict(TYPE_WORDS[name])
+        elif name in SIMPLE_TYPES:
+            branch = {"type": name}
+        else:
+            raise TableError(f"{where}: type {wording!r} has unknown part {name!r}")
         if name == "array" and "items" in inferred:
-            items = inferred["items"]
-            branch["items"] = {"$ref": schema_uri(items)} if isinstance(items, str) else dict(items)
+            branch["items"] = _items(inferred["items"])
         branches.append(branch)
+    if inferred.get("nullable"):
+        branches.append({"type": "null"})
     return branches[0] if len(branches) == 1 else {"anyOf": branches}
 
 
@@ -90,14 +124,28 @@ def _request_schema(spec: dict, page: str) -> dict:
         field = row["field"]
         where = f"{page} / {spec['table']} / {field}"
         inferred = row.get("inferred", {})
-        prop = _type_schema(row["type"], inferred, where)
-        prop["x-type"] = row["type"]
+        wording = row.get("type", inferred.get("type"))
+        if wording is None:
+            raise TableError(f"{where}: no type on the page and no inferred.type")
+        prop = _type_schema(wording, inferred, where)
+        for key, keyword in CONSTRAINTS.items():
+            if key in inferred:
+                prop[keyword] = inferred[key]
+        if "type" in row:
+            prop["x-type"] = row["type"]
         _annotate(prop, row, page, spec["table"])
         example = _example_value(row.get("example"), prop)
         if row.get("example") is not None:
             prop["x-example"] = row["example"]
         if example is not None:
             prop["examples"] = [example]
+        props[field] = prop
+        if "required" not in row:
+            if not isinstance(inferred.get("required"), bool):
+                raise TableError(f"{where}: no required wording on the page and no inferred.required (true/false)")
+            if inferred["required"]:
+                required.append(field)
+            continue
         wording = str(row["required"])
         prop["x-required"] = wording
         if wording in REQUIRED_WORDING:
@@ -116,15 +164,14 @@ def _request_schema(spec: dict, page: str) -> dict:
             )
         else:
             raise TableError(f"{where}: required wording {wording!r} has no mapping and no inferred.required_when")
-        props[field] = prop
     schema: dict[str, Any] = {
         "$schema": DIALECT,
         "$id": schema_uri(sid),
         "title": f"{spec['table']} ({page})",
-        "type": "object",
-        "properties": props,
-        "required": required,
     }
+    if spec.get("note"):
+        schema["description"] = spec["note"]
+    schema.update({"type": "object", "properties": props, "required": required})
     if conditions:
         schema["allOf"] = conditions
     return schema
@@ -151,8 +198,13 @@ def _leaf(row: dict, sid: str, page: str, table: str) -> tuple[dict, bool]:
             nullable = nullable.get(sid)
         if nullable:
             types.append("null")
+        unknown = [t for t in types if t not in SIMPLE_TYPES]
+        if unknown:
+            raise TableError(f"{page} / {table} / {row['field']}: unknown inferred type {unknown[0]!r}")
         prop["type"] = types[0] if len(types) == 1 else types
-    for key, keyword in (("minimum", "minimum"),):
+    if "items" in inferred:
+        prop["items"] = _items(inferred["items"])
+    for key, keyword in CONSTRAINTS.items():
         if key in inferred:
             prop[keyword] = inferred[key]
     _annotate(prop, row, page, table)
@@ -189,17 +241,26 @@ def _response_schemas(spec: dict, page: str) -> dict[str, dict]:
                 min_items = row.get("inferred", {}).get("min_items")
                 if isinstance(min_items, dict):
                     min_items = min_items.get(sid)
-                items = existing.get("items", {"type": "object", "properties": {}, "required": []})
+                items = prop.get("items") or existing.get("items", {"type": "object", "properties": {}, "required": []})
+                _requires_one_of(items, row)
                 prop = {**prop, "type": "array", "items": items}
                 if min_items:
                     prop["minItems"] = min_items
             elif prop.get("type") == "object" or "properties" in existing:
                 prop = {**prop, "properties": existing.get("properties", {}), "required": existing.get("required", [])}
+                _requires_one_of(prop, row)
             node["properties"][name] = prop
             if required and name not in node["required"]:
                 node["required"].append(name)
         out[sid] = root
     return out
+
+
+def _requires_one_of(node: dict, row: dict) -> None:
+    """`inferred.requires_one_of: [a, b]` -> the object must carry a or b (anyOf of required)."""
+    names = row.get("inferred", {}).get("requires_one_of")
+    if names:
+        node["anyOf"] = [{"required": [name]} for name in names]
 
 
 def _descend(node: dict, name: str, is_array: bool, field: str) -> dict:
@@ -230,6 +291,32 @@ def operations(tables_dir: Path = TABLES_DIR) -> list[dict]:
     return [op for _, doc in load_tables(tables_dir) for op in doc.get("operations", [])]
 
 
+def check_operations(ops: list[dict], schemas: dict[str, dict]) -> None:
+    """Every operation names known schemas, known media kinds and exactly the path's parameters."""
+    import re
+
+    seen = set()
+    for op in ops:
+        where = f"{op.get('method')} {op.get('path')}"
+        if (op["method"], op["path"]) in seen:
+            raise TableError(f"{where}: declared twice")
+        seen.add((op["method"], op["path"]))
+        template = set(re.findall(r"{([^}]+)}", op["path"]))
+        declared = set(op.get("path_parameters", {}))
+        if template != declared:
+            raise TableError(f"{where}: path_parameters {sorted(declared)} do not match the path's {sorted(template)}")
+        if op.get("request") and op["request"] not in schemas:
+            raise TableError(f"{where}: unknown request schema {op['request']!r}")
+        if op.get("request_media_type", "application/json") not in REQUEST_MEDIA_TYPES:
+            raise TableError(f"{where}: request_media_type {op['request_media_type']!r} is not one of {sorted(REQUEST_MEDIA_TYPES)}")
+        if not isinstance(op.get("model", True), bool):
+            raise TableError(f"{where}: model must be true or false")
+        for media, target in op["responses"].items():
+            for sid in [target] if isinstance(target, str) else target:
+                if sid not in schemas and sid not in RESPONSE_MEDIA_KINDS:
+                    raise TableError(f"{where}: response {media} names unknown schema {sid!r}")
+
+
 def derive_all(tables_dir: Path = TABLES_DIR) -> dict[str, dict]:
     """Every schema the tables define, by id."""
     schemas: dict[str, dict] = {}
@@ -255,8 +342,10 @@ def _derived_files(schemas_dir: Path) -> list[tuple[Path, dict]]:
 
     tables = schemas_dir / "tables"
     schemas = derive_all(tables)
+    ops = operations(tables)
+    check_operations(ops, schemas)
     files = [(schemas_dir / f"{sid}.json", schema) for sid, schema in schemas.items()]
-    files.append((schemas_dir / "openapi.json", openapi_document(schemas, operations(tables))))
+    files.append((schemas_dir / "openapi.json", openapi_document(schemas, ops)))
     return files
 
 

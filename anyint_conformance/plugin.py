@@ -28,7 +28,8 @@ from anyint_conformance.transport import RetryPolicy
 from anyint_conformance.checks import Verdict
 from anyint_conformance.expectations import Expectations, cell_label
 from anyint_conformance.generate import OverlayError
-from anyint_conformance.report import build_matrix, write_reports
+from anyint_conformance.matrix import write as write_reports
+from anyint_conformance.report import build_matrix
 from anyint_conformance.targets import (
     DEFAULT_TARGET,
     Target,
@@ -57,6 +58,7 @@ def pytest_addoption(parser):
     group.addoption("--retries", type=int, default=2, help="retries of a 429 answer, honouring Retry-After up to 30 s (default 2)")
     group.addoption("--cassette-dir", default=str(ROOT / "cassettes"), help="root of the cassettes, one folder per target (default cassettes/)")
     group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md} are written")
+    group.addoption("--anyint-plan", action="store_true", help="dry run: print models x cells x requests a live run would send, send nothing")
     group.addoption("--no-expectations", action="store_true", help="ignore suites/expectations/: judge every cell by the default rules")
 
 
@@ -261,6 +263,7 @@ class Runner:
         return self.state.client(self.target)
 
     def check(self, spec: CellSpec) -> Cell:
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         cfg = self.state.config.getoption
         if self.subject.error:
             self._finish(self._untested(spec.route, spec.parameter, self.subject.error), fail=True)
@@ -287,12 +290,14 @@ class Runner:
 
     def check_rejection(self, operation: dict, valid: dict, mutation: Mutation, expect: Expect) -> Cell:
         """A negative cell: the valid probe body with one mutation must be refused with a 4xx + envelope."""
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         route = f"{operation['method']} {operation['path']}"
         case = mutation.apply({**valid, "model": self.model})
         return self._rejection(route, operation, case, expect, self.state.client(self.target), self.model)
 
     def check_auth(self, operation: dict, valid: dict, how: str, expect: Expect) -> Cell:
         """An auth cell (per target): the valid request with bad or misplaced credentials must get a 401."""
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         route = f"{operation['method']} {operation['path']}"
         key = self.target.key or ("replayed-key" if not self.state.live else None)
         if key is None:
@@ -309,6 +314,7 @@ class Runner:
         return self._rejection(route, operation, case, expect, self.state.bare_client(self.target), None)
 
     def _rejection(self, route, operation, case, expect, client, model) -> Cell:
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         if self.subject.error:
             self._finish(self._untested(route, case.name, self.subject.error), fail=True)
         cfg = self.state.config.getoption
@@ -333,6 +339,7 @@ class Runner:
 
     def check_sdk_example(self) -> Cell:
         """The page's Python example through the official openai SDK (recorded and replayed like any cell)."""
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         if self.subject.error:
             self._finish(self._untested(CHAT_ROUTE, sdk.PARAMETER, self.subject.error), fail=True)
         timeout = self.state.config.getoption("--request-timeout")
@@ -355,6 +362,7 @@ class Runner:
 
     def _replayable(self, route: str, parameter: str | None, call):
         """Run `call`; a cassette miss or a blocked socket becomes a clean failure naming the fix."""
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         try:
             return call()
         except CannotOverwriteExistingCassetteException:
@@ -372,6 +380,7 @@ class Runner:
         return Cell(target=self.target.name, model=self.model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason)
 
     def _cassette_miss(self, route: str, parameter: str | None) -> None:
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         # VCR's own message prints the unfiltered request: never show it, name what to do instead.
         cassette = self.request.getfixturevalue("vcr")
         where = _shown(cassette._path) if cassette is not None else "?"
@@ -383,6 +392,7 @@ class Runner:
         self._finish(self._untested(route, parameter, f"no recorded answer in {where}"), fail=True, message=message)
 
     def _network_blocked(self, route: str, parameter: str | None, problem: str) -> None:
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         message = (
             f"{self.request.node.nodeid}: replay tried to open a socket ({problem}); replay answers only from "
             f"cassettes. To talk to a live target pass --record-mode=once|rewrite or --disable-recording."
@@ -402,6 +412,7 @@ class Runner:
 
     def _finish(self, cell: Cell, fail: bool | None = None, message: str | None = None) -> Cell:
         """Record the cell, then turn its verdict into a pytest outcome (expectations first)."""
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         self.state.cells.append(cell)
         verdict = Verdict(cell.verdict)
         text = self.state.scrub(message or f"{cell.route} [{cell.parameter or 'route'}] on {self.target.name}/{self.model}: {verdict.value}: {cell.reason}")
@@ -459,6 +470,9 @@ def conformance(request) -> Runner:
 
 
 def pytest_sessionfinish(session, exitstatus):
+    if session.config.getoption("--anyint-plan"):
+        session.exitstatus = pytest.ExitCode.OK  # a plan is a successful run that sent nothing
+        return
     state: State | None = session.config.stash.get(STATE, None)
     if state is None or not state.cells or hasattr(session.config, "workerinput"):
         return
@@ -482,6 +496,36 @@ def pytest_sessionfinish(session, exitstatus):
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.write_line(f"anyint-conformance: {len(state.cells)} cells -> " + ", ".join(str(p) for p in paths))
+
+
+def pytest_collection_finish(session):
+    """--anyint-plan: the requests a live run would send, before a cent is spent (upper bounds)."""
+    config = session.config
+    if not config.getoption("--anyint-plan"):
+        return
+    examples = config.getoption("--examples")
+    rows: dict[tuple[str, str], list[int]] = {}
+    for item in session.items:
+        subject = getattr(item, "callspec", None) and item.callspec.params.get("conformance")
+        if subject is None:
+            continue
+        # a route cell: 1 probe + N examples behind a supported probe; parameter/negative/auth/SDK cells: 1
+        generating = item.get_closest_marker("generates") is not None
+        low, high = 1, 1 + (examples if generating else 0)
+        key = (subject.target.name, subject.model or "(target)")
+        cells, lo, hi = rows.get(key, [0, 0, 0])
+        rows[key] = [cells + 1, lo + low, hi + high]
+    tw = config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"{'target':10} {'model':28} {'cells':>6} {'requests (min-max)':>20}"]
+    total = [0, 0, 0]
+    for (target, model), (cells, lo, hi) in sorted(rows.items()):
+        lines.append(f"{target:10} {model:28} {cells:>6} {f'{lo}-{hi}':>20}")
+        total = [total[0] + cells, total[1] + lo, total[2] + hi]
+    lines.append(f"{'total':39} {total[0]:>6} {f'{total[1]}-{total[2]}':>20}")
+    lines.append(f"max_tokens <= 16 in every generated body; min = every probe refused, max = every probe supported ({examples} examples per route cell)")
+    for line in lines:
+        (tw.write_line if tw else print)(line)
+    session.items.clear()  # nothing is sent
 
 
 def pytest_unconfigure(config):

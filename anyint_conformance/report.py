@@ -5,10 +5,7 @@ Reads cell records only; knows nothing of pytest, HTTP or cassettes.
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
-
-from anyint_conformance.cassettes import scrub_text
+import re
 
 FORMAT = "anyint-conformance/support-matrix"
 FORMAT_VERSION = 1
@@ -43,6 +40,30 @@ def _cell_ref(cell: dict) -> str:
     return f"{cell['target']}: {column(cell)}" + (f" ({cell['model']})" if cell["model"] else "") + f": {cell['reason']}"
 
 
+def cell_key(cell: dict) -> tuple[str, str, str, str]:
+    return (cell["target"], cell["model"] or "", cell["route"], cell["parameter"] or "")
+
+
+def slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
+
+
+def cell_anchor(cell: dict) -> str:
+    """The id of a cell's evidence: `cell-<target>-<model>-<column>`, slugified (model None -> "any")."""
+    return "cell-" + "-".join(slug(p) for p in (cell["target"], cell["model"] or "any", column(cell)))
+
+
+def anchors(cells: list[dict]) -> dict[tuple, str]:
+    """cell_key -> unique anchor in matrix order; a slug collision gets -2, -3, ... (the Markdown should use this)."""
+    out, seen = {}, {}
+    for cell in cells:
+        base = cell_anchor(cell)
+        seen[base] = seen.get(base, 0) + 1
+        out[cell_key(cell)] = base if seen[base] == 1 else f"{base}-{seen[base]}"
+    return out
+
+
+
 def column(cell: dict) -> str:
     return cell["route"] + (f" [{cell['parameter']}]" if cell["parameter"] else "")
 
@@ -59,6 +80,7 @@ def render_markdown(matrix: dict) -> str:
         out.append("")
         out += [f"- **{_one_line(f)}**" for f in matrix["security_findings"]]
         out.append("")
+    ids = anchors(matrix["cells"])
     for name, info in matrix["targets"].items():
         cells = [c for c in matrix["cells"] if c["target"] == name]
         out.append(f"## {name}")
@@ -86,9 +108,8 @@ def render_markdown(matrix: dict) -> str:
                     out.append(f"  - warning: {_one_line(w['message'])}")
                 for n in c["notes"]:
                     out.append(f"  - finding: {_one_line(n['message'])}")
-                if c.get("cassette"):
-                    where = c["cassette"] + (f" #{c['interaction']}" if c.get("interaction") is not None else "")
-                    out.append(f"  - evidence: `{where}`")
+                where = (c.get("cassette") or "") + (f" #{c['interaction']}" if c.get("interaction") is not None else "")
+                out.append(f"  - evidence: [details](support-matrix.html#{ids[cell_key(c)]})" + (f" · `{where}`" if where else ""))
             out.append("")
             out.append("</details>")
             out.append("")
@@ -132,17 +153,3 @@ def _cell_text(cell: dict | None) -> str:
     if cell["warnings"]:
         text += f" · {len(cell['warnings'])} warning" + ("s" if len(cell["warnings"]) > 1 else "")
     return text
-
-
-def write_reports(matrix: dict, report_dir: Path, secrets: list[str]) -> list[Path]:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    outputs = {
-        "support-matrix.json": json.dumps(matrix, indent=2, ensure_ascii=False, default=str) + "\n",
-        "support-matrix.md": render_markdown(matrix),
-    }
-    written = []
-    for name, text in outputs.items():
-        path = report_dir / name
-        path.write_text(scrub_text(text, secrets))
-        written.append(path)
-    return written

@@ -105,10 +105,25 @@ def _component_refs(node: Any) -> Any:
     return node
 
 
+# Non-JSON response bodies an operation may declare instead of a schema id.
+_MEDIA_KIND_SCHEMAS = {"binary": {"type": "string", "format": "binary"}, "text": {"type": "string"}}
+
+
+def _response_schema(target: str | list[str]) -> dict:
+    """A schema id -> component ref; a list -> any of them; binary / text -> a string schema."""
+    if isinstance(target, list):
+        return {"anyOf": [_response_schema(t) for t in target]}
+    if target in _MEDIA_KIND_SCHEMAS:
+        return dict(_MEDIA_KIND_SCHEMAS[target])
+    return {"$ref": f"#/components/schemas/{target}"}
+
+
 def openapi_document(schemas: dict[str, dict], operations: list[dict], overrides: dict | None = None) -> dict:
     """A minimal OpenAPI 3.1 document over the derived schemas.
 
     `overrides` replaces request schemas by id (the cost overlay narrows a request schema before generation).
+    Path parameters are strings in the path; an operation without `request` has no request body; a
+    multipart request body carries its file fields as `{type: string, format: binary}`.
     """
     overrides = overrides or {}
     components = {sid: _component_refs(copy.deepcopy(overrides.get(sid, s))) for sid, s in schemas.items()}
@@ -120,7 +135,7 @@ def openapi_document(schemas: dict[str, dict], operations: list[dict], overrides
             "responses": {
                 "200": {
                     "description": "success",
-                    "content": {mt: {"schema": {"$ref": f"#/components/schemas/{sid}"}} for mt, sid in op["responses"].items()},
+                    "content": {mt: {"schema": _response_schema(target)} for mt, target in op["responses"].items()},
                 },
                 "default": {
                     "description": "error envelope",
@@ -128,12 +143,26 @@ def openapi_document(schemas: dict[str, dict], operations: list[dict], overrides
                 },
             },
         }
+        if op.get("path_parameters"):
+            entry["parameters"] = [
+                {
+                    "name": name,
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string"},
+                    **{f"x-{key}": value for key, value in (facts or {}).items() if key in ("documented", "inferred")},
+                }
+                for name, facts in op["path_parameters"].items()
+            ]
         if op.get("request"):
             media = op.get("request_media_type", "application/json")
             entry["requestBody"] = {
                 "required": True,
                 "content": {media: {"schema": {"$ref": f"#/components/schemas/{op['request']}"}}},
             }
+        for key in ("documented", "inferred"):
+            if key in op:
+                entry[f"x-{key}"] = op[key]
         paths.setdefault(op["path"], {})[method] = entry
     return {
         "openapi": "3.1.0",

@@ -15,6 +15,7 @@ PROBE = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 
 
 
 @pytest.mark.route("chat")
+@pytest.mark.generates
 @pytest.mark.parametrize("stream", [False, True], ids=["nonstream", "stream"])
 def test_chat_completions(conformance, stream):
     conformance.check(
