@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from pathlib import Path
 from typing import Any, Callable
 
@@ -77,9 +78,26 @@ def _parsed(body: Any) -> Any:
         return body
 
 
+_BOUNDARY = re.compile(r"boundary=\"?([^\";]+)")
+
+
+def _canonical_body(request) -> Any:
+    """JSON parsed; a multipart body with its boundary replaced, so any boundary matches on replay."""
+    ctype = ""
+    for name, value in request.headers.items():
+        if name.lower() == "content-type":
+            ctype = value if isinstance(value, str) else value[0]
+    found = _BOUNDARY.search(ctype)
+    if found and ctype.startswith("multipart/"):
+        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
+        return body.replace(found.group(1).encode(), b"<boundary>")
+    return _parsed(request.body)
+
+
 def json_body_matcher(r1, r2) -> None:
-    """Bodies equal as JSON (key order and spacing ignored), else byte for byte. VCR wants an AssertionError."""
-    b1, b2 = _parsed(r1.body), _parsed(r2.body)
+    """Bodies equal as JSON (key order and spacing ignored), multipart whatever the boundary, else byte
+    for byte. VCR wants an AssertionError."""
+    b1, b2 = _canonical_body(r1), _canonical_body(r2)
     assert b1 == b2, f"bodies differ: {str(b1)[:200]!r} != {str(b2)[:200]!r}"
 
 

@@ -70,6 +70,7 @@ class CellSpec:
     kind: str = "route"  # route | parameter
     effect: str | None = None  # a checks.EFFECTS name: the observable effect the docs promise
     generate: bool = True  # run Hypothesis examples behind a supported probe
+    files: dict | None = None  # multipart uploads {field: (filename, bytes, content type)}; body = form fields
 
     @property
     def route(self) -> str:
@@ -91,10 +92,11 @@ def run_cell(
 ) -> Cell:
     pinned = {"model": model, **spec.pinned}
     probe_body = {**spec.probe, **pinned}
-    generate.check_request(spec.operation, probe_body)
+    uploads = {name: "<binary>" for name in spec.files or {}}  # what the schema sees of a file field
+    generate.check_request(spec.operation, {**probe_body, **uploads})
 
     def exchange(body: dict) -> tuple[Exchange, Assessment]:
-        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=timeout, retry=retry)
+        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=timeout, retry=retry, files=spec.files)
         if on_exchange:
             on_exchange(ex)
         return ex, assess(ex, spec.expect)
@@ -105,7 +107,7 @@ def run_cell(
     drawn = 0
     if spec.generate and results[0][1].verdict is Verdict.SUPPORTED:
         bodies = generate.draw_bodies(
-            spec.operation, spec.overlay, pinned, examples, generate.cell_seed(target, model, spec.route, spec.parameter or "", base=seed)
+            spec.operation, spec.overlay, pinned, examples, generate.cell_seed(target, model, spec.route, spec.parameter or "", base=seed), uploads
         )
         drawn = len(bodies)
         results += [_as_example(*exchange(body)) for body in bodies]

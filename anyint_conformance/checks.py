@@ -67,6 +67,8 @@ class Expect:
     chunk_schema: str | None = None  # each SSE event's JSON when streaming
     stream: bool = False
     error_schema: str = "error"
+    body: str = "json"  # json | binary (audio of the asked format) | text (text/plain) | any (bytes, e.g. file content)
+    extra: tuple[str, ...] = ()  # further registered checks that need the request (e.g. one vector per input)
 
 
 @dataclass
@@ -209,6 +211,66 @@ def transport_complete(ex: Exchange, expect: Expect) -> list[Finding]:
     return []
 
 
+# -- binary and text bodies ---------------------------------------------------------------------------
+
+# response_format -> (content types a server may label it with, a test of the first bytes)
+AUDIO_FORMATS = {
+    "mp3": (("audio/mpeg", "audio/mp3"), lambda b: b[:3] == b"ID3" or (len(b) > 1 and b[0] == 0xFF and b[1] & 0xE0 == 0xE0)),
+    "wav": (("audio/wav", "audio/x-wav", "audio/wave"), lambda b: b[:4] == b"RIFF" and b[8:12] == b"WAVE"),
+    "flac": (("audio/flac", "audio/x-flac"), lambda b: b[:4] == b"fLaC"),
+    "opus": (("audio/opus", "audio/ogg"), lambda b: b[:4] == b"OggS"),
+    "aac": (("audio/aac",), lambda b: b[:4] == b"ADIF" or (len(b) > 1 and b[0] == 0xFF and b[1] & 0xF6 == 0xF0)),
+    "pcm": (("audio/pcm", "audio/l16"), lambda b: len(b) > 0),  # raw samples: no header to check
+}
+
+
+@check("binary_audio")
+def binary_audio(ex: Exchange, expect: Expect) -> list[Finding]:
+    """Audio bytes of the asked format (default mp3), not a JSON error wearing a 200."""
+    asked = (ex.body or {}).get("response_format", "mp3") if isinstance(ex.body, dict) else "mp3"
+    types, magic = AUDIO_FORMATS.get(asked, AUDIO_FORMATS["mp3"])
+    if ex.content_type in ("application/json", "text/html", "text/plain") or not ex.content:
+        return [Finding("binary_audio", Severity.BROKEN, f"asked for {asked} audio, got {ex.content_type or 'no content type'} ({len(ex.content)} bytes): {ex.snippet(100)!r}")]
+    if not magic(ex.content):
+        return [Finding("binary_audio", Severity.NONCONFORMING, f"asked for {asked}, the bytes start {ex.content[:8]!r} (content type {ex.content_type})")]
+    if ex.content_type not in types and ex.content_type != "application/octet-stream":
+        return [Finding("binary_audio", Severity.WARNING, f"{asked} bytes labelled {ex.content_type!r}")]
+    return []
+
+
+@check("text_body")
+def text_body(ex: Exchange, expect: Expect) -> list[Finding]:
+    if ex.content_type != "text/plain":
+        return [Finding("text_body", Severity.BROKEN, f"asked for text, got content type {ex.content_type or 'missing'!r}: {ex.snippet(100)!r}")]
+    return []
+
+
+@check("one_vector_per_input")
+def one_vector_per_input(ex: Exchange, expect: Expect) -> list[Finding]:
+    body = ex.parsed if isinstance(ex.parsed, dict) else {}
+    data = body.get("data") if isinstance(body.get("data"), list) else None
+    request_input = (ex.body or {}).get("input") if isinstance(ex.body, dict) else None
+    if data is None or request_input is None:
+        return []  # the schema check speaks for a missing data array
+    wanted = len(request_input) if isinstance(request_input, list) else 1
+    if len(data) != wanted:
+        return [Finding("one_vector_per_input", Severity.NONCONFORMING, f"{wanted} input(s), {len(data)} embedding(s)", "$.data")]
+    indexes = [item.get("index") if isinstance(item, dict) else None for item in data]
+    if indexes != list(range(wanted)):
+        return [Finding("one_vector_per_input", Severity.NONCONFORMING, f"data[].index is {indexes}, expected {list(range(wanted))}", "$.data")]
+    return []
+
+
+@check("images_as_asked")
+def images_as_asked(ex: Exchange, expect: Expect) -> list[Finding]:
+    body = ex.parsed if isinstance(ex.parsed, dict) else {}
+    asked = (ex.body or {}).get("response_format", "url") if isinstance(ex.body, dict) else "url"
+    for i, item in enumerate(body.get("data") or []):
+        if not isinstance(item, dict) or not isinstance(item.get(asked), str) or not item.get(asked):
+            return [Finding("images_as_asked", Severity.NONCONFORMING, f"asked for {asked}, data[{i}] has no {asked}", f"$.data[{i}].{asked}")]
+    return []
+
+
 # -- refusals -----------------------------------------------------------------------------------------
 
 
@@ -224,6 +286,9 @@ def error_envelope(ex: Exchange, expect: Expect) -> list[Finding]:
 
 NON_STREAM_CHECKS = ("transport_complete", "content_type_json", "json_body", "response_schema")
 STREAM_CHECKS = ("transport_complete", "sse_content_type", "sse_events_json", "sse_chunk_schema", "sse_done", "sse_usage_near_end")
+BINARY_CHECKS = ("transport_complete", "binary_audio")
+TEXT_CHECKS = ("transport_complete", "text_body")
+ANY_CHECKS = ("transport_complete",)
 
 
 def assess(ex: Exchange, expect: Expect) -> Assessment:
@@ -243,8 +308,8 @@ def assess(ex: Exchange, expect: Expect) -> Assessment:
     if not 200 <= ex.status < 300:
         finding = Finding("status", Severity.BROKEN, f"unexpected HTTP {ex.status}")
         return Assessment(Verdict.BROKEN, finding.message, [finding])
-    names = STREAM_CHECKS if expect.stream else NON_STREAM_CHECKS
-    findings = [f for name in names for f in CHECKS[name](ex, expect)]
+    names = {"binary": BINARY_CHECKS, "text": TEXT_CHECKS, "any": ANY_CHECKS}.get(expect.body, STREAM_CHECKS if expect.stream else NON_STREAM_CHECKS)
+    findings = [f for name in (*names, *expect.extra) for f in CHECKS[name](ex, expect)]
     result = Assessment(Verdict.SUPPORTED, f"HTTP {ex.status}, conforms", findings)
     first = result.first_violation
     if first is not None:
@@ -309,6 +374,26 @@ def forced_tool_call(request: dict, ex: Exchange) -> str | None:
     calls = [c for ch in body.get("choices") or [] for c in (((ch or {}).get("message") or {}).get("tool_calls") or [])]
     names = [((c or {}).get("function") or {}).get("name") for c in calls]
     return None if wanted in names else f"tool_choice forced {wanted!r}, the answer has tool calls {names}"
+
+
+@effect("dimensions_honoured")
+def dimensions_honoured(request: dict, ex: Exchange) -> str | None:
+    sizes = {len(d["embedding"]) for d in ex.parsed.get("data", []) if isinstance(d, dict) and isinstance(d.get("embedding"), list)}
+    if not sizes:
+        raise Unobservable("no float embedding to measure")
+    return None if sizes == {request["dimensions"]} else f"dimensions {request['dimensions']} asked, vectors of length {sorted(sizes)}"
+
+
+@effect("base64_encoding")
+def base64_encoding(request: dict, ex: Exchange) -> str | None:
+    kinds = {type(d.get("embedding")).__name__ for d in ex.parsed.get("data", []) if isinstance(d, dict)}
+    return None if kinds == {"str"} else f"encoding_format base64 asked, embeddings are {sorted(kinds)}"
+
+
+@effect("n_images")
+def n_images(request: dict, ex: Exchange) -> str | None:
+    got = len(ex.parsed.get("data") or [])
+    return None if got == request["n"] else f"n={request['n']} asked, {got} image(s) returned"
 
 
 def assess_rejection(ex: Exchange, expect: Expect, statuses: tuple[int, ...] | None = None, auth: bool = False) -> Assessment:

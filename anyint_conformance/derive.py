@@ -59,6 +59,9 @@ REQUIRED_WORDING = {"Yes": True, "No": False, "Usually": False}
 WHEN_AVAILABLE = ("when available", "when returned")
 
 
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C loader when present
+
+
 class TableError(ValueError):
     """A table row the derivation cannot map faithfully."""
 
@@ -280,7 +283,7 @@ def load_tables(tables_dir: Path = TABLES_DIR) -> list[tuple[Path, dict]]:
     out = []
     for path in sorted(tables_dir.glob("*.yaml")):
         try:
-            out.append((path, yaml.safe_load(path.read_text())))
+            out.append((path, yaml.load(path.read_text(), Loader=_LOADER)))
         except yaml.YAMLError as exc:
             raise TableError(f"{path.name}: not valid YAML: {exc}") from None
     return out

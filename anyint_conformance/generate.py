@@ -116,8 +116,12 @@ def draw_bodies(
     pinned: dict[str, Any],
     count: int,
     seed_value: int,
+    uploads: dict[str, str] | None = None,
 ) -> list[dict]:
-    """Up to `count` distinct request bodies (duplicates dropped, order kept) for one operation."""
+    """Up to `count` distinct request bodies (duplicates dropped, order kept) for one operation.
+
+    Multipart operations: the overlay removes the file fields (a real file is attached when sending);
+    `uploads` stands in for them when a body is checked against the documented schema."""
     if count <= 0:
         return []
     request_id = operation["request"]
@@ -148,14 +152,14 @@ def draw_bodies(
         if key in seen:
             continue
         seen.add(key)
-        violation = first_violation(request_id, body)
+        violation = first_violation(request_id, {**body, **(uploads or {})})
         if violation is not None:
             raise OverlayError(f"overlay for {request_id} produced a body the documented schema rejects: {violation}")
         bodies.append(body)
     return bodies
 
 
-def check_request(operation: dict, body: dict) -> None:
+def check_request(operation: dict, body: dict) -> None:  # body includes placeholders for uploads
     """A declared probe body must itself satisfy the documented request schema."""
     violation = first_violation(operation["request"], body)
     if violation is not None:

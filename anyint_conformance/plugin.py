@@ -10,7 +10,9 @@ Modes
 
 from __future__ import annotations
 
+import contextlib
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,7 @@ from vcr.errors import CannotOverwriteExistingCassetteException
 from anyint_conformance import __version__, cassettes, sdk
 from anyint_conformance.cells import Cell, CellSpec, Rejection, run_cell, run_rejection_cell
 from anyint_conformance.checks import Expect
+from anyint_conformance.lifecycle import Lifecycle, Settings
 from anyint_conformance.negative import Mutation
 from anyint_conformance.transport import RetryPolicy
 from anyint_conformance.checks import Verdict
@@ -55,6 +58,7 @@ def pytest_addoption(parser):
     group.addoption("--examples", type=int, default=4, help="Hypothesis examples per supported cell (default 4)")
     group.addoption("--seed", type=int, default=0, help="base seed for generation (default 0; changing it changes every request)")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request (default 60)")
+    group.addoption("--poll-timeout", type=float, default=60.0, help="seconds a lifecycle may wait for a run/batch/video to finish (default 60)")
     group.addoption("--retries", type=int, default=2, help="retries of a 429 answer, honouring Retry-After up to 30 s (default 2)")
     group.addoption("--cassette-dir", default=str(ROOT / "cassettes"), help="root of the cassettes, one folder per target (default cassettes/)")
     group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md} are written")
@@ -120,10 +124,13 @@ class State:
             self._clients[key] = httpx.Client(headers={"User-Agent": f"anyint-conformance/{__version__}"}, follow_redirects=False)
         return self._clients[key]
 
+    def sleep(self, seconds: float) -> None:
+        """Waits between retries and polls; replay answers from recordings, so it never waits."""
+        if self.live:
+            time.sleep(seconds)
+
     def retry_policy(self) -> RetryPolicy:
-        # replay must not sleep: a recorded 429 is followed by its recorded retry at once
-        sleep = (lambda seconds: None) if not self.live else RetryPolicy.sleep
-        return RetryPolicy(retries=self.config.getoption("--retries"), sleep=sleep)
+        return RetryPolicy(retries=self.config.getoption("--retries"), sleep=self.sleep)
 
     def subjects(self, per_target: bool = False) -> list[Subject]:
         """Target x model pairs; with `per_target`, one subject per target (its first model)."""
@@ -337,6 +344,42 @@ class Runner:
         self._locate(cell)
         return self._finish(cell)
 
+    @contextlib.contextmanager
+    def lifecycle(self, per_model: bool = True):
+        """A stateful lifecycle whose steps are cells; what it created is deleted on exit, whatever happened."""
+        __tracebackhide__ = True
+        if self.subject.error:
+            self._finish(self._untested("lifecycle", None, self.subject.error), fail=True)
+        cfg = self.state.config.getoption
+        settings = Settings(
+            timeout=cfg("--request-timeout"),
+            retry=self.state.retry_policy(),
+            sleep=self.state.sleep,
+            poll_timeout=cfg("--poll-timeout"),
+            poll_interval=1.0,
+        )
+        life = Lifecycle(self.client, self.target.base_url, self.target.name, self.model if per_model else None, settings)
+        problem = None
+        try:
+            try:
+                yield life
+            finally:
+                life.close()  # delete what was created, even when a step or the suite itself failed
+        except CannotOverwriteExistingCassetteException:
+            problem = "miss"
+        except RuntimeError as exc:
+            if "Network is disabled" not in str(exc):
+                raise
+            problem = str(exc)
+        # outside the except block: a chained exception would print VCR's unfiltered request
+        if problem == "miss":
+            self._cassette_miss("lifecycle", None)
+        if problem:
+            self._network_blocked("lifecycle", None, problem)
+        for cell in life.cells:
+            self._locate(cell)
+        self._finish_many(life.cells)
+
     def check_sdk_example(self) -> Cell:
         """The page's Python example through the official openai SDK (recorded and replayed like any cell)."""
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
@@ -412,34 +455,60 @@ class Runner:
 
     def _finish(self, cell: Cell, fail: bool | None = None, message: str | None = None) -> Cell:
         """Record the cell, then turn its verdict into a pytest outcome (expectations first)."""
-        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
+        __tracebackhide__ = True
         self.state.cells.append(cell)
-        verdict = Verdict(cell.verdict)
-        text = self.state.scrub(message or f"{cell.route} [{cell.parameter or 'route'}] on {self.target.name}/{self.model}: {verdict.value}: {cell.reason}")
+        outcome, text = ("fail", self._describe(cell, message)) if fail else self._judge(cell)
+        _raise(outcome, text)
+        return cell
+
+    def _finish_many(self, cells: list[Cell]) -> list[Cell]:
+        """Several cells from one test (a lifecycle): every cell is recorded, the worst outcome is raised."""
+        __tracebackhide__ = True
+        self.state.cells.extend(cells)
+        judged = [self._judge(cell) for cell in cells]
+        for outcome in ("fail", "xfail", "skip"):
+            texts = [text for o, text in judged if o == outcome]
+            if texts and (outcome != "skip" or len(texts) == len(judged)):
+                _raise(outcome, "\n".join(texts))
+        return cells
+
+    def _describe(self, cell: Cell, message: str | None = None) -> str:
+        text = self.state.scrub(message or f"{cell.route} [{cell.parameter or 'route'}] on {self.target.name}/{cell.model or '(target)'}: {cell.verdict}: {cell.reason}")
         if cell.request and not message:
             text += f"\nrequest: {self.state.scrub(str(cell.request['body']))[:500]}"
         if cell.cassette:
             text += f"\nevidence: {cell.cassette}" + (f" #{cell.interaction}" if cell.interaction is not None else "")
+        return text
+
+    def _judge(self, cell: Cell) -> tuple[str, str]:
+        """pass | skip | xfail | fail, and the message: expectations decide first, then the verdict."""
+        verdict = Verdict(cell.verdict)
+        text = self._describe(cell)
         expected = self.state.expectations.expected(cell.target, cell.model, cell.route, cell.parameter)
-        if fail:
-            pytest.fail(text, pytrace=False)
         if expected is not None and expected != verdict.value:
             label = cell_label(cell.model, cell.route, cell.parameter)
-            pytest.fail(
+            return "fail", (
                 f"expectation drift for {cell.target}: {label}\n  - expected: {expected}\n  + observed: {verdict.value}\n{text}\n"
-                f"(if the change is right, update suites/expectations/{cell.target}.yaml)",
-                pytrace=False,
+                f"(if the change is right, update suites/expectations/{cell.target}.yaml)"
             )
         if verdict in (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.IGNORED, Verdict.ACCEPTED):
             if expected == verdict.value:
-                pytest.xfail(f"known deviation (suites/expectations/{cell.target}.yaml): {text}")
+                return "xfail", f"known deviation (suites/expectations/{cell.target}.yaml): {text}"
             if verdict is not Verdict.IGNORED:
-                if cell.security:
-                    text = "SECURITY FINDING: " + text
-                pytest.fail(text, pytrace=False)
+                return "fail", ("SECURITY FINDING: " if cell.security else "") + text
         if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.IGNORED):
-            pytest.skip(text)
-        return cell
+            return "skip", text
+        return "pass", text
+
+
+def _raise(outcome: str, text: str) -> None:
+    __tracebackhide__ = True
+    if outcome == "fail":
+        pytest.fail(text, pytrace=False)
+    if outcome == "xfail":
+        pytest.xfail(text)
+    if outcome == "skip":
+        pytest.skip(text)
 
 
 @pytest.hookimpl(hookwrapper=True)

@@ -126,6 +126,7 @@ KINDS = [
     ("parameter", "Parameters"),
     ("negative", "Invalid requests (must be refused: 4xx + error envelope)"),
     ("auth", "Credentials (must be refused: 401 + error envelope)"),
+    ("lifecycle", "Lifecycles (each step its own cell)"),
 ]
 
 
@@ -150,6 +151,8 @@ def _cell_text(cell: dict | None) -> str:
     text = MARK.get(cell["verdict"], cell["verdict"])
     if cell["verdict"] != "supported" and cell.get("status"):
         text += f" ({cell['status']})"
+    if any(n["check"] == "error_envelope" for n in cell.get("notes", [])):
+        text += " · no error envelope"  # a refusal, but not in the OpenAI shape (e.g. {"detail": ...})
     if cell["warnings"]:
         text += f" · {len(cell['warnings'])} warning" + ("s" if len(cell["warnings"]) > 1 else "")
     return text

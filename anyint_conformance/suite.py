@@ -12,9 +12,14 @@ from anyint_conformance.derive import operations
 OVERLAYS_DIR = Path(__file__).resolve().parent.parent / "suites" / "overlays"
 
 
+@lru_cache(maxsize=1)
+def _operations() -> tuple[dict, ...]:
+    return tuple(operations())  # parsed once per process: suites call operation() at import and inside tests
+
+
 def operation(path: str, method: str = "POST") -> dict:
     """The documented operation for a path, as the tables declare it."""
-    for op in operations():
+    for op in _operations():
         if op["path"] == path and op["method"] == method:
             return op
     raise LookupError(f"no table under schemas/tables/ declares {method} {path}")

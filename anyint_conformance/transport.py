@@ -18,6 +18,8 @@ from httpx_sse import EventSource, SSEError
 
 DEFAULT_TIMEOUT = 60.0
 RETRY_STATUSES = (429,)
+# A fixed multipart boundary: httpx would draw a random one and the recorded body would never match again.
+BOUNDARY = "anyint-conformance-boundary"
 MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is not waited for, the cell is left untested
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_EVENTS = 5000
@@ -105,15 +107,17 @@ def send(
     timeout: float = DEFAULT_TIMEOUT,
     headers: dict[str, str] | None = None,
     content: bytes | None = None,
+    files: dict[str, tuple[str, bytes, str]] | None = None,
     retry: RetryPolicy = NO_RETRY,
 ) -> Exchange:
     """Send one request (retrying 429s within `retry`'s budget); read SSE events when streaming.
 
-    `content` sends raw bytes instead of `body` as JSON (malformed JSON, wrong content types)."""
+    `content` sends raw bytes instead of `body` as JSON (malformed JSON, wrong content types);
+    `files` makes it multipart/form-data: `body` becomes the form fields, `files` the uploads."""
     attempt = 0
     while True:
         attempt += 1
-        exchange = _send_once(client, method, url, body, stream, timeout, headers, content)
+        exchange = _send_once(client, method, url, body, stream, timeout, headers, content, files)
         exchange.attempts = attempt
         wait = retry.wait_for(exchange)
         if wait is None or attempt > retry.retries:
@@ -121,10 +125,18 @@ def send(
         retry.sleep(wait)
 
 
-def _send_once(client, method, url, body, stream, timeout, headers, content) -> Exchange:
-    exchange = Exchange(method=method, url=url, body=body if content is None else content.decode("utf-8", "replace"), stream=stream)
+def _send_once(client, method, url, body, stream, timeout, headers, content, files) -> Exchange:
+    shown = body if content is None else content.decode("utf-8", "replace")
+    if files:
+        shown = {**(body or {}), **{name: f"<{len(data)} bytes {ctype} {filename}>" for name, (filename, data, ctype) in files.items()}}
+    exchange = Exchange(method=method, url=url, body=shown, stream=stream)
     started = time.monotonic()
-    payload = {"content": content} if content is not None else ({"json": body} if body is not None else {})
+    if files:
+        fields = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (body or {}).items()}
+        headers = {**(headers or {}), "Content-Type": f"multipart/form-data; boundary={BOUNDARY}"}
+        payload = {"data": fields, "files": files}
+    else:
+        payload = {"content": content} if content is not None else ({"json": body} if body is not None else {})
     try:
         with client.stream(method, url, headers=headers, timeout=timeout, **payload) as response:
             exchange.status = response.status_code

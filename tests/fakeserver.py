@@ -32,6 +32,9 @@ def _without(obj: dict, key: str) -> dict:
     return {k: v for k, v in obj.items() if k != key}
 
 
+EMBEDDINGS = {"object": "list", "model": "m", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}, {"object": "embedding", "index": 1, "embedding": [0.3, 0.4]}]}
+MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 8
+
 # path -> (status, content type, body bytes, extra behaviour)
 ROUTES: dict[str, tuple] = {
     "/ok": (200, "application/json", json.dumps(COMPLETION).encode()),
@@ -56,6 +59,15 @@ ROUTES: dict[str, tuple] = {
     "/stream-early-usage": (200, "text/event-stream", _sse({**CHUNK, "usage": USAGE}, CHUNK, CHUNK, CHUNK, "[DONE]")),
     "/stream-as-json": (200, "application/json", json.dumps(COMPLETION).encode()),
     "/stream-cut": (200, "text/event-stream", _sse(CHUNK), "cut"),
+    "/speech-ok": (200, "audio/mpeg", MP3),
+    "/speech-json-200": (200, "application/json", json.dumps({"error": {"message": "no tts"}}).encode()),
+    "/speech-wrong-format": (200, "audio/mpeg", b"RIFF\x00\x00\x00\x00WAVEfmt "),
+    "/transcript-text": (200, "text/plain", b"Hello there."),
+    "/transcript-json-for-text": (200, "application/json", b'{"text": "Hello there."}'),
+    "/embeddings-ok": (200, "application/json", json.dumps(EMBEDDINGS).encode()),
+    "/embeddings-one-missing": (200, "application/json", json.dumps({**EMBEDDINGS, "data": EMBEDDINGS["data"][:1]}).encode()),
+    "/embeddings-bad-index": (200, "application/json", json.dumps({**EMBEDDINGS, "data": [{**d, "index": 0} for d in EMBEDDINGS["data"]]}).encode()),
+    "/images-url-for-b64": (200, "application/json", json.dumps({"created": 1, "data": [{"url": "https://example.invalid/x.png"}]}).encode()),
     "/hang": (200, "application/json", b"", "hang"),
     "/huge": (200, "application/json", b"", "huge"),
 }
@@ -82,6 +94,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.write(body)
             return
         path = self.path.split("?")[0].removeprefix("/v1")
+        if path.startswith("/files"):
+            self._files(path, body)
+            return
         if path == "/models":
             models = [{"id": name.strip("/"), "object": "model"} for name in ROUTES if not name.startswith("/stream-")] + [{"id": "429-then-ok", "object": "model"}]
             self._send(200, "application/json", json.dumps({"object": "list", "data": models}).encode())
@@ -124,6 +139,20 @@ class _Handler(BaseHTTPRequestHandler):
         self._send(status, ctype, body)
 
     do_GET = do_POST
+    do_DELETE = do_POST
+
+    def _files(self, path: str, raw: bytes) -> None:
+        """Upload works, retrieve breaks (500), delete works and is remembered in server.deleted."""
+        file = {"id": "file-1", "object": "file", "bytes": len(raw), "created_at": 1, "filename": "x.jsonl", "purpose": "batch"}
+        if self.command == "POST" and path == "/files":
+            self._send(200, "application/json", json.dumps(file).encode())
+        elif self.command == "GET" and path == "/files":
+            self._send(200, "application/json", json.dumps({"object": "list", "data": [file]}).encode())
+        elif self.command == "DELETE":
+            self.server.deleted.append(path.rsplit("/", 1)[-1])
+            self._send(200, "application/json", json.dumps({"id": "file-1", "object": "file", "deleted": True}).encode())
+        else:
+            self._send(500, "application/json", json.dumps({"error": {"message": "disk on fire", "type": "server_error"}}).encode())
 
     def _scenario(self, raw: bytes) -> str:
         try:
@@ -163,6 +192,7 @@ class FakeServer:
     def __enter__(self) -> "FakeServer":
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.seen = {}
+        self.httpd.deleted = []
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
         self.thread.start()

@@ -106,3 +106,19 @@ def test_a_broken_cassette_fails_naming_the_file_and_the_fix(cassette_copy, tmp_
     assert result.returncode == 1, result.stdout[-2000:]
     assert "cannot be read" in result.stdout and "re-record with" in result.stdout, result.stdout[-2000:]
     assert "passed" not in result.stdout.splitlines()[-1]
+
+
+def test_multipart_bodies_match_on_replay_whatever_the_boundary(tmp_path):
+    path = tmp_path / "multipart.yaml"
+    recorder = vcr.VCR()
+    cassettes.register(recorder)
+    upload = {"file": ("hello.wav", b"RIFF....WAVE", "audio/wav")}
+    with FakeServer() as server:
+        url = f"{server.base_url}/transcript-text"
+        with recorder.use_cassette(str(path), record_mode="all", **cassettes.vcr_config([])), httpx.Client() as client:
+            client.post(url, data={"model": "m"}, files=upload, headers={"Content-Type": "multipart/form-data; boundary=first-boundary"})
+        with recorder.use_cassette(str(path), record_mode="none", **cassettes.vcr_config([])), httpx.Client() as client:
+            # httpx draws a random boundary here: still the recorded request
+            assert client.post(url, data={"model": "m"}, files=upload).text == "Hello there."
+            with pytest.raises(vcr.errors.CannotOverwriteExistingCassetteException):
+                client.post(url, data={"model": "other"}, files=upload)  # a different field is a different request

@@ -23,9 +23,16 @@ def client():
         yield c
 
 
-def judge(server, client, path, expect=NON_STREAM, timeout=5.0):
-    ex = send(client, "POST", server.base_url + path, {"model": "m", "messages": []}, stream=expect.stream, timeout=timeout)
+def judge(server, client, path, expect=NON_STREAM, timeout=5.0, body=None):
+    body = body if body is not None else {"model": "m", "messages": []}
+    ex = send(client, "POST", server.base_url + path, body, stream=expect.stream, timeout=timeout)
     return ex, assess(ex, expect)
+
+
+AUDIO = Expect(body="binary")
+TEXT = Expect(body="text")
+EMBED = Expect(response_schema="embeddings.response", extra=("one_vector_per_input",))
+IMAGES = Expect(response_schema="images.response", extra=("images_as_asked",))
 
 
 # (path, expect, verdict, the check that must speak, text the message must contain)
@@ -51,6 +58,30 @@ CASES = [
     ("/stream-as-json", STREAM, Verdict.BROKEN, "sse_content_type", "application/json"),
     ("/stream-cut", STREAM, Verdict.BROKEN, "transport_complete", "connection closed"),
 ]
+
+# routes beyond chat: (path, expect, request body, verdict, check, text)
+ROUTE_CASES = [
+    ("/speech-ok", AUDIO, {"input": "hi"}, Verdict.SUPPORTED, None, None),
+    ("/speech-json-200", AUDIO, {"input": "hi"}, Verdict.BROKEN, "binary_audio", "asked for mp3 audio, got application/json"),
+    ("/speech-wrong-format", AUDIO, {"input": "hi"}, Verdict.NONCONFORMING, "binary_audio", "the bytes start b'RIFF"),
+    ("/speech-ok", AUDIO, {"input": "hi", "response_format": "wav"}, Verdict.NONCONFORMING, "binary_audio", "asked for wav"),
+    ("/transcript-text", TEXT, {}, Verdict.SUPPORTED, None, None),
+    ("/transcript-json-for-text", TEXT, {}, Verdict.BROKEN, "text_body", "asked for text"),
+    ("/embeddings-ok", EMBED, {"input": ["a", "b"]}, Verdict.SUPPORTED, None, None),
+    ("/embeddings-one-missing", EMBED, {"input": ["a", "b"]}, Verdict.NONCONFORMING, "one_vector_per_input", "2 input(s), 1 embedding(s)"),
+    ("/embeddings-bad-index", EMBED, {"input": ["a", "b"]}, Verdict.NONCONFORMING, "one_vector_per_input", "data[].index is [0, 0]"),
+    ("/images-url-for-b64", IMAGES, {"prompt": "x"}, Verdict.SUPPORTED, None, None),
+    ("/images-url-for-b64", IMAGES, {"prompt": "x", "response_format": "b64_json"}, Verdict.NONCONFORMING, "images_as_asked", "asked for b64_json"),
+]
+
+
+@pytest.mark.parametrize("path, expect, body, verdict, check, text", ROUTE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ROUTE_CASES)])
+def test_route_check_classifies(server, client, path, expect, body, verdict, check, text):
+    _, result = judge(server, client, path, expect, body=body)
+    assert result.verdict is verdict, result.reason
+    if check:
+        spoken = [f for f in result.findings if f.check == check]
+        assert spoken and text in spoken[0].message, result.findings
 
 
 @pytest.mark.parametrize("path, expect, verdict, check, text", CASES, ids=[c[0] for c in CASES])
@@ -101,7 +132,7 @@ def test_a_refused_connection_is_broken(client):
 
 
 def test_every_registered_check_is_exercised_by_a_failing_case():
-    exercised = {c[3] for c in CASES if c[3]} | {"transport_complete"}
+    exercised = {c[3] for c in CASES if c[3]} | {c[4] for c in ROUTE_CASES if c[4]} | {"transport_complete"}
     assert set(CHECKS) <= exercised, f"checks without a failing case: {set(CHECKS) - exercised}"
 
 
@@ -149,3 +180,20 @@ def test_forced_tool_call_effect():
     call = {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
     assert fx(request, answer(None, tool_calls=[call])) is None
     assert "forced 'get_weather'" in fx(request, answer("It is sunny."))
+
+
+def _json_answer(body):
+    import json
+
+    return Exchange("POST", "u", {}, status=200, headers={"content-type": "application/json"}, content=json.dumps(body).encode())
+
+
+def test_dimensions_base64_and_n_effects():
+    vectors = _json_answer({"data": [{"index": 0, "embedding": [0.1] * 640}]})
+    assert "vectors of length [640]" in EFFECTS["dimensions_honoured"]({"dimensions": 8}, vectors)
+    assert EFFECTS["dimensions_honoured"]({"dimensions": 640}, vectors) is None
+    assert "embeddings are ['list']" in EFFECTS["base64_encoding"]({}, vectors)
+    assert EFFECTS["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": "AAAA"}]})) is None
+    images = _json_answer({"data": [{"url": "u"}]})
+    assert "n=2 asked, 1 image(s)" in EFFECTS["n_images"]({"n": 2}, images)
+    assert EFFECTS["n_images"]({"n": 1}, images) is None

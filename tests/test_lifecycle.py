@@ -1,0 +1,30 @@
+"""Lifecycles: each step is its own cell, a step without input is untested, and what was created is
+deleted even when a step in between fails."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.fakeserver import FakeServer
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_cleanup_runs_after_a_failed_step_and_each_step_has_its_cell(tmp_path):
+    with FakeServer() as server:
+        args = [sys.executable, "-m", "pytest", "suites/test_files.py", "-q", "-p", "no:cacheprovider", "--base-url", server.base_url,
+                "--target-name", "fake", "--model", "m", "--disable-recording", "--report-dir", str(tmp_path), "--no-expectations"]
+        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}
+        result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        deleted = list(server.httpd.deleted)
+    assert result.returncode == 1 and "Traceback" not in result.stdout
+    assert deleted == ["file-1"]  # cleaned up although retrieve and content broke
+    cells = {c["parameter"]: c for c in json.loads((tmp_path / "support-matrix.json").read_text())["cells"]}
+    assert cells["lifecycle: upload"]["verdict"] == "supported"
+    assert cells["lifecycle: list"]["verdict"] == "supported"
+    assert cells["lifecycle: retrieve"]["verdict"] == "broken"
+    assert cells["lifecycle: content"]["verdict"] == "broken"
+    assert cells["lifecycle: delete"]["verdict"] == "supported"
+    assert all(c["model"] is None for c in cells.values())  # files take no model: keyed by target alone
