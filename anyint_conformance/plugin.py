@@ -11,6 +11,7 @@ Modes
 from __future__ import annotations
 
 import contextlib
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -59,6 +60,7 @@ def pytest_addoption(parser):
     group.addoption("--seed", type=int, default=0, help="base seed for generation (default 0; changing it changes every request)")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request (default 60)")
     group.addoption("--poll-timeout", type=float, default=60.0, help="seconds a lifecycle may wait for a run/batch/video to finish (default 60)")
+    group.addoption("--rps", type=float, default=0.0, help="requests per second per target, shared by all workers (default: unlimited)")
     group.addoption("--retries", type=int, default=2, help="retries of a 429 answer, honouring Retry-After up to 30 s (default 2)")
     group.addoption("--cassette-dir", default=str(ROOT / "cassettes"), help="root of the cassettes, one folder per target (default cassettes/)")
     group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md} are written")
@@ -95,6 +97,7 @@ class State:
         self.expectations = Expectations({} if config.getoption("--no-expectations") else Expectations.load().by_target)
         self._subjects: dict[str, list[Subject]] = {}
         self._clients: dict[str, httpx.Client] = {}
+        self._last_request: dict[str, list[float]] = {}
 
     def _targets(self) -> list[Target]:
         opt = self.config.getoption
@@ -112,17 +115,35 @@ class State:
         return cassettes.vcr_config(self.secrets)
 
     def client(self, target: Target) -> httpx.Client:
-        if target.name not in self._clients:
-            headers = {"User-Agent": f"anyint-conformance/{__version__}", **target.auth_headers()}
-            self._clients[target.name] = httpx.Client(headers=headers, follow_redirects=False)
-        return self._clients[target.name]
+        return self._client(target.name, {"User-Agent": f"anyint-conformance/{__version__}", **target.auth_headers()})
 
     def bare_client(self, target: Target) -> httpx.Client:
         """A client that sends no credentials: auth cells set their own."""
-        key = f"{target.name}#bare"
+        return self._client(f"{target.name}#bare", {"User-Agent": f"anyint-conformance/{__version__}"}, target.name)
+
+    def _client(self, key: str, headers: dict, target: str | None = None) -> httpx.Client:
         if key not in self._clients:
-            self._clients[key] = httpx.Client(headers={"User-Agent": f"anyint-conformance/{__version__}"}, follow_redirects=False)
+            pace = self._pacer(target or key)
+            hooks = {"request": [pace]} if pace else {}
+            self._clients[key] = httpx.Client(headers=headers, follow_redirects=False, event_hooks=hooks)
         return self._clients[key]
+
+    def _pacer(self, target: str):
+        """--rps: space this process's requests to one target; xdist workers share the budget evenly."""
+        rps = self.config.getoption("--rps")
+        if rps <= 0 or not self.live:
+            return None
+        workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+        interval = workers / rps
+        last = self._last_request.setdefault(target, [0.0])
+
+        def pace(request):
+            wait = last[0] + interval - time.monotonic()
+            if wait > 0:
+                time.sleep(wait)
+            last[0] = time.monotonic()
+
+        return pace
 
     def sleep(self, seconds: float) -> None:
         """Waits between retries and polls; replay answers from recordings, so it never waits."""
@@ -538,12 +559,23 @@ def conformance(request) -> Runner:
     return Runner(request, state, request.param)
 
 
+def pytest_testnodedown(node, error):
+    """pytest-xdist controller: collect the cells a worker recorded (workers write no reports)."""
+    state = node.config.stash.get(STATE, None)
+    cells = getattr(node, "workeroutput", {}).get("anyint_cells", [])
+    if state is not None:
+        state.cells += [Cell(**c) for c in cells]
+
+
 def pytest_sessionfinish(session, exitstatus):
     if session.config.getoption("--anyint-plan"):
         session.exitstatus = pytest.ExitCode.OK  # a plan is a successful run that sent nothing
         return
     state: State | None = session.config.stash.get(STATE, None)
-    if state is None or not state.cells or hasattr(session.config, "workerinput"):
+    if state is not None and hasattr(session.config, "workerinput"):
+        session.config.workeroutput["anyint_cells"] = [c.to_dict() for c in state.cells]
+        return
+    if state is None or not state.cells:
         return
     touched = sorted({c.target for c in state.cells})
     infos = {}
