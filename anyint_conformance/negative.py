@@ -30,6 +30,27 @@ def content_type(value: str) -> "Mutation":
     return Mutation(f"content type {value}", None, None, raw=lambda body: json.dumps(body).encode(), headers={"Content-Type": value})
 
 
+# A value of the wrong JSON type for each documented type.
+_WRONG_TYPE = {"string": 12345, "integer": "eight", "number": "high", "boolean": "yes", "array": "not-a-list", "object": "not-an-object"}
+
+
+def from_schema(schema: dict) -> list["Mutation"]:
+    """Invalid variants of a valid body, derived from its documented request schema: each required field
+    dropped and given a wrong type, each enum given an unknown value, plus malformed JSON and a wrong
+    content type. Every mutation changes one thing."""
+    props = schema.get("properties", {})
+    out = []
+    for name in schema.get("required", []):
+        out.append(drop(name))
+        kind = props.get(name, {}).get("type")
+        if isinstance(kind, str) and kind in _WRONG_TYPE:
+            out.append(replace(name, _WRONG_TYPE[kind], f"{name} of the wrong type"))
+    for name, prop in props.items():
+        if "enum" in prop:
+            out.append(replace(name, "anyint-conformance-unknown", f"unknown {name}"))
+    return out + [malformed_json(), content_type("text/plain")]
+
+
 class Mutation:
     def __init__(self, name: str, field: str | None, value: Any, raw=None, headers: dict | None = None):
         self.name, self.field, self.value, self.raw, self.headers = name, field, value, raw, headers or {}

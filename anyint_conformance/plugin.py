@@ -28,7 +28,7 @@ from anyint_conformance.cells import Cell, CellSpec, Rejection, run_cell, run_re
 from anyint_conformance.checks import Expect
 from anyint_conformance.lifecycle import Lifecycle, Settings
 from anyint_conformance.negative import Mutation
-from anyint_conformance.transport import RetryPolicy
+from anyint_conformance.transport import RetryPolicy, send
 from anyint_conformance.checks import Verdict
 from anyint_conformance.expectations import Expectations, cell_label
 from anyint_conformance.generate import OverlayError
@@ -98,6 +98,8 @@ class State:
         self._subjects: dict[str, list[Subject]] = {}
         self._clients: dict[str, httpx.Client] = {}
         self._last_request: dict[str, list[float]] = {}
+        self._gates: dict[tuple, str | None] = {}
+        self._rewritten: set[Path] = set()
 
     def _targets(self) -> list[Target]:
         opt = self.config.getoption
@@ -180,17 +182,7 @@ class State:
             return [Subject(target, None, f"{target.key_env} is not set: cannot call {target.url('/models')} (pass --model to skip discovery)")]
         path = self.target_dir(target.name) / "models.yaml"
         try:
-            if self.recording or not self.live:
-                recorder = vcrpy.VCR()
-                cassettes.register(recorder)
-                mode = self.record_mode
-                if mode == "rewrite":  # pytest-recording's own mode: VCR.py knows it as delete + new_episodes
-                    path.unlink(missing_ok=True)
-                    mode = "new_episodes"
-                with recorder.use_cassette(str(path), record_mode=mode, **self.vcr_config()):
-                    response = self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout"))
-            else:
-                response = self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout"))
+            response = self.recorded(path, lambda: self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout")))
             if response.status_code != 200:
                 return [Subject(target, None, f"GET /models answered HTTP {response.status_code}: {response.text[:200]}")]
             return [Subject(target, m) for m in parse_models(response.json())]
@@ -198,6 +190,38 @@ class State:
             return [Subject(target, None, f"no recorded model list in {path}; {rerecord_hint(target)}")]
         except (httpx.HTTPError, ValueError, TargetError) as exc:
             return [Subject(target, None, f"cannot discover models at {target.url('/models')}: {type(exc).__name__}: {exc}")]
+
+    def recorded(self, path: Path, call):
+        """Run `call` under its own cassette (replayed, or recorded in record mode; live: directly).
+        For requests that belong to no single test: model discovery, route probes shared by many cells."""
+        if self.live and not self.recording:
+            return call()
+        recorder = vcrpy.VCR()
+        cassettes.register(recorder)
+        mode = self.record_mode
+        if mode == "rewrite":  # pytest-recording's own mode: VCR.py knows it as delete + new_episodes
+            if path not in self._rewritten:
+                path.unlink(missing_ok=True)
+                self._rewritten.add(path)
+            mode = "new_episodes"
+        with recorder.use_cassette(str(path), record_mode=mode, **self.vcr_config()):
+            return call()
+
+    def route_gate(self, target: Target, model: str, operation: dict, valid: dict) -> str | None:
+        """Why invalid requests to this route are not worth sending (the route or model does not exist
+        for it: its valid request answered 404/405/501), or None. One probe per route and model, in its
+        own cassette, so the outcome does not depend on test order or xdist workers."""
+        route = f"{operation['method']} {operation['path']}"
+        key = (target.name, model, route)
+        if key not in self._gates:
+            name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{route}--{model}")
+            path = self.target_dir(target.name) / "_route_probes" / f"{name}.yaml"
+            body = {**valid, "model": model}
+            timeout = self.config.getoption("--request-timeout")
+            ex = self.recorded(path, lambda: send(self.client(target), operation["method"], target.url(operation["path"]), body, timeout=timeout))
+            missing = ex.status in (404, 405, 501)
+            self._gates[key] = f"the valid request to {route} was answered HTTP {ex.status}: the route is not there for this model" if missing else None
+        return self._gates[key]
 
     def target_dir(self, target: str) -> Path:
         return self.cassette_dir / target
@@ -320,6 +344,10 @@ class Runner:
         """A negative cell: the valid probe body with one mutation must be refused with a 4xx + envelope."""
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         route = f"{operation['method']} {operation['path']}"
+        if not self.subject.error:
+            gate = self._replayable(route, f"negative: {mutation.name}", lambda: self.state.route_gate(self.target, self.model, operation, valid))
+            if gate:
+                return self._finish(self._untested(route, f"negative: {mutation.name}", gate, kind="negative"))
         case = mutation.apply({**valid, "model": self.model})
         return self._rejection(route, operation, case, expect, self.state.client(self.target), self.model)
 
@@ -440,8 +468,8 @@ class Runner:
             self._cassette_miss(route, parameter)
         self._network_blocked(route, parameter, problem)
 
-    def _untested(self, route: str, parameter: str | None, reason: str) -> Cell:
-        return Cell(target=self.target.name, model=self.model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason)
+    def _untested(self, route: str, parameter: str | None, reason: str, kind: str = "route") -> Cell:
+        return Cell(target=self.target.name, model=self.model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason, kind=kind)
 
     def _cassette_miss(self, route: str, parameter: str | None) -> None:
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)

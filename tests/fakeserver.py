@@ -160,6 +160,17 @@ class _Handler(BaseHTTPRequestHandler):
         except ValueError:
             return "/refusal"
         model, stream = str(request.get("model")), bool(request.get("stream"))
+        if model == "echo-auth":
+            # a careless gateway that puts the caller's credential into an error message and a header
+            seen = self.headers.get("authorization", "")
+            payload = json.dumps({"error": {"message": f"upstream rejected {seen}", "type": "server_error"}}).encode()
+            self.send_response(500)
+            self.send_header("content-type", "application/json")
+            self.send_header("x-debug-auth", seen)
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+            return "/handled"
         if model == "429-then-ok":
             # the first request of each distinct body is rate-limited, its retry succeeds
             count = self.server.seen.get(raw, 0)

@@ -122,3 +122,22 @@ def test_multipart_bodies_match_on_replay_whatever_the_boundary(tmp_path):
             assert client.post(url, data={"model": "m"}, files=upload).text == "Hello there."
             with pytest.raises(vcr.errors.CannotOverwriteExistingCassetteException):
                 client.post(url, data={"model": "other"}, files=upload)  # a different field is a different request
+
+
+@pytest.mark.parametrize("mode", ["--disable-recording", "--record-mode=once"])
+def test_an_echoed_key_reaches_no_message_report_or_cassette(tmp_path, mode):
+    key = "sk-live-" + "5e6f7a8b9c0d1e2f3a4b"
+    env = {**{k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}, "FAKE_GATEWAY_KEY": key}
+    with FakeServer() as server:
+        args = [sys.executable, "-m", "pytest", "suites/test_chat_completions.py", "-q", "-p", "no:cacheprovider", "--base-url", server.base_url,
+                "--key-env", "FAKE_GATEWAY_KEY", "--target-name", "fake", "--model", "echo-auth", "--no-expectations", mode,
+                "--report-dir", str(tmp_path / "reports"), "--cassette-dir", str(tmp_path / "cassettes")]
+        result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert "upstream rejected" in result.stdout  # the failure is reported...
+    assert key not in result.stdout + result.stderr  # ...without the key
+    written = [p for p in tmp_path.rglob("*") if p.is_file()]
+    assert any(p.suffix == ".json" for p in written)
+    if mode == "--record-mode=once":
+        assert any(p.suffix == ".yaml" for p in written)
+    for path in written:
+        assert key not in path.read_text(errors="replace"), path

@@ -1,0 +1,48 @@
+"""Invalid requests must be refused with a 4xx and the OpenAI error envelope, per route and model.
+
+Mutations are derived from each documented request schema (negative.from_schema); chat adds a few the
+schema cannot express. Each mutation of the valid body is its own cell; max_tokens stays bounded in
+every chat body, so a server that wrongly accepts one generates a few tokens, not its whole context.
+A route the model does not have at all (its valid request answered 404/405/501) is not probed further.
+"""
+
+import pytest
+
+from anyint_conformance import negative
+from anyint_conformance.checks import Expect
+from anyint_conformance.schemas import load_schemas
+from anyint_conformance.suite import operation
+
+# route -> a valid body (model added per cell)
+VALID = {
+    "/chat/completions": {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8},
+    "/embeddings": {"input": "Hello there."},
+    "/images/generations": {"prompt": "A red circle.", "size": "256x256", "n": 1},
+    "/audio/speech": {"input": "Hello there.", "voice": "alloy"},
+    "/moderations": {"input": "Hello there."},
+}
+CHAT_EXTRA = [
+    negative.replace("messages", [], "messages empty"),
+    negative.replace("messages", [{"content": "Say hello."}], "message without role"),
+    negative.replace("messages", [{"role": "wizard", "content": "Say hello."}], "unknown role"),
+    negative.replace("max_tokens", "eight", "max_tokens not an integer"),
+    negative.replace("stream", "yes", "stream not a boolean"),
+    negative.replace("temperature", -1, "temperature out of range"),  # OpenAI's range is 0..2; the page gives none
+    negative.replace("model", "no-such-model-anyint-conformance", "unknown model"),
+]
+
+
+def cases():
+    for path, valid in VALID.items():
+        op = operation(path)
+        mutations = negative.from_schema(load_schemas()[op["request"]])
+        if path == "/chat/completions":
+            mutations += CHAT_EXTRA
+        for mutation in mutations:
+            yield pytest.param(path, mutation, id=f"{path.strip('/').replace('/', '.')}-{mutation.name}")
+
+
+@pytest.mark.route("negative")
+@pytest.mark.parametrize("path, mutation", list(cases()))
+def test_invalid_request_is_refused(conformance, path, mutation):
+    conformance.check_rejection(operation(path), VALID[path], mutation, Expect())
