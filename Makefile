@@ -21,7 +21,7 @@ matrix: $(VENV)/.installed
 	$(PY) -m pytest suites -q
 
 test: $(VENV)/.installed browser
-	$(PY) -m pytest -q
+	$(PY) -m pytest -q --junitxml=reports/.scratch/junit.xml
 
 # the HTML report is checked in a real headless browser (Debian's chromium)
 browser:

@@ -11,6 +11,7 @@ Modes
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import re
 import time
@@ -31,7 +32,7 @@ from anyint_conformance.negative import Mutation
 from anyint_conformance.transport import RetryPolicy, send
 from anyint_conformance.checks import Verdict
 from anyint_conformance.expectations import Expectations, cell_label
-from anyint_conformance.generate import OverlayError
+from anyint_conformance.generate import OverlayError, merge_patch
 from anyint_conformance.matrix import write as write_reports
 from anyint_conformance.report import build_matrix
 from anyint_conformance.targets import (
@@ -60,6 +61,8 @@ def pytest_addoption(parser):
     group.addoption("--seed", type=int, default=0, help="base seed for generation (default 0; changing it changes every request)")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request (default 60)")
     group.addoption("--poll-timeout", type=float, default=60.0, help="seconds a lifecycle may wait for a run/batch/video to finish (default 60)")
+    group.addoption("--max-requests", type=int, default=0, help="budget: stop sending after this many requests; the rest is untested (default: no limit)")
+    group.addoption("--token-cap", type=int, default=16, help="upper bound for max_tokens in every generated and probe body (default 16)")
     group.addoption("--rps", type=float, default=0.0, help="requests per second per target, shared by all workers (default: unlimited)")
     group.addoption("--retries", type=int, default=2, help="retries of a 429 answer, honouring Retry-After up to 30 s (default 2)")
     group.addoption("--cassette-dir", default=str(ROOT / "cassettes"), help="root of the cassettes, one folder per target (default cassettes/)")
@@ -99,6 +102,7 @@ class State:
         self._clients: dict[str, httpx.Client] = {}
         self._last_request: dict[str, list[float]] = {}
         self._gates: dict[tuple, str | None] = {}
+        self.requests_sent = 0
         self._rewritten: set[Path] = set()
 
     def _targets(self) -> list[Target]:
@@ -126,9 +130,18 @@ class State:
     def _client(self, key: str, headers: dict, target: str | None = None) -> httpx.Client:
         if key not in self._clients:
             pace = self._pacer(target or key)
-            hooks = {"request": [pace]} if pace else {}
+            hooks = {"request": [self._count, *([pace] if pace else [])]}
             self._clients[key] = httpx.Client(headers=headers, follow_redirects=False, event_hooks=hooks)
         return self._clients[key]
+
+    def _count(self, request) -> None:
+        self.requests_sent += 1
+
+    def over_budget(self) -> str | None:
+        budget = self.config.getoption("--max-requests")
+        if budget and self.requests_sent >= budget:
+            return f"request budget exhausted ({self.requests_sent} of --max-requests {budget} sent)"
+        return None
 
     def _pacer(self, target: str):
         """--rps: space this process's requests to one target; xdist workers share the budget evenly."""
@@ -319,6 +332,8 @@ class Runner:
         cfg = self.state.config.getoption
         if self.subject.error:
             self._finish(self._untested(spec.route, spec.parameter, self.subject.error), fail=True)
+        self._within_budget(spec.route, spec.parameter, spec.kind)
+        spec = capped(spec, cfg("--token-cap"))
         try:
             cell = self._replayable(
                 spec.route,
@@ -344,6 +359,7 @@ class Runner:
         """A negative cell: the valid probe body with one mutation must be refused with a 4xx + envelope."""
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         route = f"{operation['method']} {operation['path']}"
+        self._within_budget(route, f"negative: {mutation.name}", "negative")
         if not self.subject.error:
             gate = self._replayable(route, f"negative: {mutation.name}", lambda: self.state.route_gate(self.target, self.model, operation, valid))
             if gate:
@@ -407,6 +423,7 @@ class Runner:
             poll_timeout=cfg("--poll-timeout"),
             poll_interval=1.0,
         )
+        self._within_budget("lifecycle", None, "lifecycle")
         life = Lifecycle(self.client, self.target.base_url, self.target.name, self.model if per_model else None, settings)
         problem = None
         try:
@@ -467,6 +484,12 @@ class Runner:
         if problem is None:
             self._cassette_miss(route, parameter)
         self._network_blocked(route, parameter, problem)
+
+    def _within_budget(self, route: str, parameter: str | None, kind: str) -> None:
+        __tracebackhide__ = True
+        spent = self.state.over_budget()
+        if spent:
+            self._finish(self._untested(route, parameter, spent, kind=kind))
 
     def _untested(self, route: str, parameter: str | None, reason: str, kind: str = "route") -> Cell:
         return Cell(target=self.target.name, model=self.model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason, kind=kind)
@@ -548,6 +571,17 @@ class Runner:
         if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.IGNORED):
             return "skip", text
         return "pass", text
+
+
+def capped(spec: CellSpec, cap: int) -> CellSpec:
+    """--token-cap bounds max_tokens in the probe and in the schema the examples are drawn from."""
+    if "max_tokens" not in spec.probe and "max_tokens" not in (spec.overlay or {}).get("properties", {}):
+        return spec
+    probe = {**spec.probe, "max_tokens": min(spec.probe["max_tokens"], cap)} if "max_tokens" in spec.probe else spec.probe
+    overlay = merge_patch(spec.overlay or {}, {"properties": {"max_tokens": {"maximum": cap}}}) if spec.overlay else spec.overlay
+    if overlay and overlay["properties"]["max_tokens"].get("minimum", 1) > cap:
+        overlay["properties"]["max_tokens"]["minimum"] = cap
+    return dataclasses.replace(spec, probe=probe, overlay=overlay)
 
 
 def _raise(outcome: str, text: str) -> None:
@@ -633,6 +667,7 @@ def pytest_collection_finish(session):
     if not config.getoption("--anyint-plan"):
         return
     examples = config.getoption("--examples")
+    polls = int(config.getoption("--poll-timeout")) + 1  # one poll a second
     rows: dict[tuple[str, str], list[int]] = {}
     for item in session.items:
         subject = getattr(item, "callspec", None) and item.callspec.params.get("conformance")
@@ -641,17 +676,21 @@ def pytest_collection_finish(session):
         # a route cell: 1 probe + N examples behind a supported probe; parameter/negative/auth/SDK cells: 1
         generating = item.get_closest_marker("generates") is not None
         low, high = 1, 1 + (examples if generating else 0)
+        declared = item.get_closest_marker("requests")  # lifecycles declare their bounds
+        if declared:
+            low, high = declared.args[0], declared.args[1] + (polls if declared.kwargs.get("polls") else 0)
         key = (subject.target.name, subject.model or "(target)")
         cells, lo, hi = rows.get(key, [0, 0, 0])
         rows[key] = [cells + 1, lo + low, hi + high]
     tw = config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"{'target':10} {'model':28} {'cells':>6} {'requests (min-max)':>20}"]
+    lines = [f"{'target':10} {'model':28} {'tests':>6} {'requests (min-max)':>20}"]
     total = [0, 0, 0]
     for (target, model), (cells, lo, hi) in sorted(rows.items()):
         lines.append(f"{target:10} {model:28} {cells:>6} {f'{lo}-{hi}':>20}")
         total = [total[0] + cells, total[1] + lo, total[2] + hi]
     lines.append(f"{'total':39} {total[0]:>6} {f'{total[1]}-{total[2]}':>20}")
-    lines.append(f"max_tokens <= 16 in every generated body; min = every probe refused, max = every probe supported ({examples} examples per route cell)")
+    lines.append(f"max_tokens <= {config.getoption('--token-cap')} in every body; min = every probe refused, max = every probe supported "
+                 f"({examples} examples per route cell, polls up to --poll-timeout); negative cells add one route probe per route and model")
     for line in lines:
         (tw.write_line if tw else print)(line)
     session.items.clear()  # nothing is sent

@@ -9,6 +9,7 @@ ASSISTANT = {"name": "anyint-conformance", "instructions": "Answer in one short 
 
 
 @pytest.mark.route("assistants")
+@pytest.mark.requests(2, 3)
 def test_assistants_lifecycle(conformance):
     with conformance.lifecycle() as life:
         created = life.step("create", operation("/assistants"), body={**ASSISTANT, "model": conformance.model}, expect=Expect(response_schema="assistant"))

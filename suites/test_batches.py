@@ -10,6 +10,7 @@ from anyint_conformance.suite import operation
 
 
 @pytest.mark.route("batches")
+@pytest.mark.requests(2, 6)
 @pytest.mark.per_target
 def test_batch_lifecycle(conformance):
     line = {"custom_id": "c1", "method": "POST", "url": "/v1/chat/completions",

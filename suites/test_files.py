@@ -13,6 +13,7 @@ UPLOAD = {"file": ("anyint-conformance.jsonl", JSONL, "application/jsonl")}
 
 
 @pytest.mark.route("files")
+@pytest.mark.requests(2, 5)
 @pytest.mark.per_target
 def test_files_lifecycle(conformance):
     with conformance.lifecycle(per_model=False) as life:

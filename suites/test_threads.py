@@ -8,6 +8,7 @@ from anyint_conformance.suite import operation
 
 
 @pytest.mark.route("threads")
+@pytest.mark.requests(2, 7, polls=True)
 def test_thread_run_lifecycle(conformance):
     with conformance.lifecycle() as life:
         assistant = life.step("create assistant", operation("/assistants"), body={"model": conformance.model, "instructions": "Answer in one short sentence."},

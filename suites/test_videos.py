@@ -7,6 +7,7 @@ from anyint_conformance.suite import operation
 
 
 @pytest.mark.route("videos")
+@pytest.mark.requests(1, 2, polls=True)
 def test_video_lifecycle(conformance):
     with conformance.lifecycle() as life:
         video = life.step("create", operation("/videos"), body={"model": conformance.model, "prompt": "A red ball.", "seconds": "4", "size": "720x1280"},

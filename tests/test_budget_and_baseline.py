@@ -1,0 +1,57 @@
+"""A live run stops cleanly at its request budget; the token cap bounds every body; a capability lost
+from a recording fails the baseline with a readable diff."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import yaml
+
+from tests.fakeserver import FakeServer
+
+ROOT = Path(__file__).resolve().parent.parent
+ENV = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}
+
+
+def run(*args):
+    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+
+
+def test_budget_stops_the_run_and_marks_the_rest_untested(tmp_path):
+    with FakeServer() as server:
+        result = run("suites/test_chat_parameters.py", "--base-url", server.base_url, "--target-name", "fake", "--model", "ok",
+                     "--disable-recording", "--no-expectations", "--max-requests", "3", "--report-dir", str(tmp_path))
+    assert "Traceback" not in result.stdout
+    cells = json.loads((tmp_path / "support-matrix.json").read_text())["cells"]
+    sent = [c for c in cells if c["verdict"] != "untested"]
+    assert len(sent) == 3 and sum(c["exchanges"] for c in sent) == 3
+    rest = [c for c in cells if c["verdict"] == "untested"]
+    assert len(rest) == len(cells) - 3 and all("request budget exhausted" in c["reason"] for c in rest)
+
+
+def test_token_cap_bounds_probe_and_generated_bodies(tmp_path):
+    with FakeServer() as server:
+        run("suites/test_chat_completions.py::test_chat_completions", "--base-url", server.base_url, "--target-name", "fake",
+            "--model", "ok", "--record-mode=once", "--cassette-dir", str(tmp_path / "c"), "--no-expectations", "--token-cap", "3",
+            "--report-dir", str(tmp_path / "r"))
+    bodies = [json.loads(i["request"]["body"]) for p in (tmp_path / "c").rglob("test_chat_completions*.yaml")
+              for i in yaml.safe_load(p.read_text())["interactions"]]
+    assert len(bodies) > 4 and all(b["max_tokens"] <= 3 for b in bodies)
+
+
+def test_a_capability_removed_from_a_cassette_fails_the_baseline_with_a_diff(tmp_path):
+    copy = tmp_path / "cassettes"
+    shutil.copytree(ROOT / "cassettes" / "litellm", copy / "litellm")
+    path = copy / "litellm" / "test_chat_completions" / "test_chat_completions[mock-chat-a-nonstream].yaml"
+    data = yaml.safe_load(path.read_text())
+    for interaction in data["interactions"]:  # the gateway now refuses the model
+        interaction["response"]["status"] = {"code": 404, "message": "Not Found"}
+        interaction["response"]["body"]["string"] = json.dumps({"error": {"message": "model not found", "type": "invalid_request_error"}})
+    path.write_text(yaml.safe_dump(data))
+    result = run("suites/test_chat_completions.py", "-k", "mock-chat-a-nonstream", "--cassette-dir", str(copy), "--report-dir", str(tmp_path / "r"))
+    assert result.returncode == 1
+    assert "expectation drift for litellm: mock-chat-a | POST /chat/completions" in result.stdout
+    assert "- expected: supported" in result.stdout and "+ observed: unsupported" in result.stdout
