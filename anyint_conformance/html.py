@@ -9,7 +9,6 @@ server text.
 from __future__ import annotations
 
 import json
-import re
 from html import escape as e
 from itertools import groupby
 

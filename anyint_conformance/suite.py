@@ -7,6 +7,8 @@ from pathlib import Path
 
 import yaml
 
+from anyint_conformance.cells import CellSpec
+from anyint_conformance.checks import Expect
 from anyint_conformance.derive import operations
 
 OVERLAYS_DIR = Path(__file__).resolve().parent.parent / "suites" / "overlays"
@@ -29,3 +31,8 @@ def operation(path: str, method: str = "POST") -> dict:
 def overlay(schema_id: str) -> dict:
     """The cost overlay (a JSON Merge Patch) for a request schema."""
     return yaml.safe_load((OVERLAYS_DIR / f"{schema_id}.yaml").read_text())
+
+
+def parameter_cell(operation: dict, probe: dict, parameter: str, expect: Expect, effect: str | None = None, files: dict | None = None) -> CellSpec:
+    """One optional parameter against the minimal probe: one request, judged by `effect` when the docs promise one."""
+    return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, expect=expect, files=files)

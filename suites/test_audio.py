@@ -7,7 +7,7 @@ import pytest
 
 from anyint_conformance.cells import CellSpec
 from anyint_conformance.checks import Expect
-from anyint_conformance.suite import operation, overlay
+from anyint_conformance.suite import operation, overlay, parameter_cell
 
 SPEECH = operation("/audio/speech")
 CLIP = {"file": ("hello.wav", (Path(__file__).parent / "media" / "hello.wav").read_bytes(), "audio/wav")}
@@ -32,7 +32,7 @@ def test_speech(conformance):
 @pytest.mark.parametrize("parameter, value", [("response_format", "wav"), ("speed", 1.5)])
 def test_speech_parameter(conformance, parameter, value):
     probe = {**SPEECH_PROBE, parameter: value}
-    conformance.check(CellSpec(operation=SPEECH, probe=probe, parameter=parameter, kind="parameter", generate=False, expect=AUDIO))
+    conformance.check(parameter_cell(SPEECH, probe, parameter, AUDIO))
 
 
 @pytest.mark.route("audio")
@@ -49,6 +49,5 @@ def test_transcription(conformance, path):
 @pytest.mark.parametrize("path", ["/audio/transcriptions", "/audio/translations"], ids=["transcriptions", "translations"])
 @pytest.mark.parametrize("response_format", ["text", "verbose_json"])
 def test_transcription_format(conformance, path, response_format):
-    spec = CellSpec(operation=operation(path), probe={"response_format": response_format}, files=CLIP, parameter=f"response_format={response_format}",
-                    kind="parameter", generate=False, expect=TRANSCRIPT_FORMATS[response_format])
-    conformance.check(spec)
+    probe = {"response_format": response_format}
+    conformance.check(parameter_cell(operation(path), probe, f"response_format={response_format}", TRANSCRIPT_FORMATS[response_format], files=CLIP))

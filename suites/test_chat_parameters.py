@@ -6,9 +6,8 @@ observable effect, the named effect check decides between supported and ignored.
 
 import pytest
 
-from anyint_conformance.cells import CellSpec
 from anyint_conformance.checks import Expect
-from anyint_conformance.suite import operation
+from anyint_conformance.suite import operation, parameter_cell
 
 CHAT = operation("/chat/completions")
 BASE = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
@@ -35,14 +34,4 @@ PARAMETERS = {
 @pytest.mark.parametrize("parameter", list(PARAMETERS))
 def test_chat_parameter(conformance, parameter):
     probe, effect = PARAMETERS[parameter]
-    conformance.check(
-        CellSpec(
-            operation=CHAT,
-            probe=probe,
-            parameter=parameter,
-            kind="parameter",
-            effect=effect,
-            generate=False,
-            expect=Expect(response_schema="chat.response", chunk_schema="chat.chunk"),
-        )
-    )
+    conformance.check(parameter_cell(CHAT, probe, parameter, Expect(response_schema="chat.response"), effect))

@@ -4,7 +4,7 @@ import pytest
 
 from anyint_conformance.cells import CellSpec
 from anyint_conformance.checks import Expect
-from anyint_conformance.suite import operation, overlay
+from anyint_conformance.suite import operation, overlay, parameter_cell
 
 EMBEDDINGS = operation("/embeddings")
 PROBE = {"input": "AnyInt routes one application through multiple model families."}
@@ -28,4 +28,4 @@ def test_embeddings(conformance):
 @pytest.mark.parametrize("parameter", list(PARAMETERS))
 def test_embeddings_parameter(conformance, parameter):
     probe, effect = PARAMETERS[parameter]
-    conformance.check(CellSpec(operation=EMBEDDINGS, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, expect=EXPECT))
+    conformance.check(parameter_cell(EMBEDDINGS, probe, parameter, EXPECT, effect))

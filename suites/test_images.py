@@ -4,7 +4,7 @@ import pytest
 
 from anyint_conformance.cells import CellSpec
 from anyint_conformance.checks import Expect
-from anyint_conformance.suite import operation, overlay
+from anyint_conformance.suite import operation, overlay, parameter_cell
 
 IMAGES = operation("/images/generations")
 PROBE = {"prompt": "A red circle.", "size": "256x256", "n": 1}
@@ -28,4 +28,4 @@ def test_images(conformance):
 @pytest.mark.parametrize("parameter", list(PARAMETERS))
 def test_images_parameter(conformance, parameter):
     probe, effect = PARAMETERS[parameter]
-    conformance.check(CellSpec(operation=IMAGES, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, expect=EXPECT))
+    conformance.check(parameter_cell(IMAGES, probe, parameter, EXPECT, effect))

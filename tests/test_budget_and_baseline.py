@@ -2,22 +2,14 @@
 from a recording fails the baseline with a readable diff."""
 
 import json
-import os
 import shutil
-import subprocess
-import sys
-from pathlib import Path
 
 import yaml
 
 from tests.fakeserver import FakeServer
+from tests.helpers import ROOT, run_pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-ENV = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}
-
-
-def run(*args):
-    return subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *args], cwd=ROOT, env=ENV, capture_output=True, text=True, timeout=300)
+run = run_pytest
 
 
 def test_budget_stops_the_run_and_marks_the_rest_untested(tmp_path):

@@ -4,8 +4,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import httpx
@@ -14,8 +12,8 @@ import vcr
 
 from anyint_conformance import cassettes
 from tests.fakeserver import FakeServer
+from tests.helpers import ROOT, run_pytest
 
-ROOT = Path(__file__).resolve().parent.parent
 KEY = "sk-test-" + "9f8e7d6c5b4a39281706"
 KEY_LIKE = re.compile(r"Bearer [A-Za-z0-9._-]{6,}|sk-[A-Za-z0-9_-]{8,}")
 
@@ -54,9 +52,8 @@ def test_committed_cassettes_and_reports_hold_no_secret():
     assert leaks == []
 
 
-def run_suite(*args, cwd=ROOT):
-    env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}
-    return subprocess.run([sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+def run_suite(*args):
+    return run_pytest("suites", *args, timeout=600)
 
 
 def test_replay_reproduces_the_committed_matrix(tmp_path):
@@ -127,12 +124,10 @@ def test_multipart_bodies_match_on_replay_whatever_the_boundary(tmp_path):
 @pytest.mark.parametrize("mode", ["--disable-recording", "--record-mode=once"])
 def test_an_echoed_key_reaches_no_message_report_or_cassette(tmp_path, mode):
     key = "sk-live-" + "5e6f7a8b9c0d1e2f3a4b"
-    env = {**{k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}, "FAKE_GATEWAY_KEY": key}
     with FakeServer() as server:
-        args = [sys.executable, "-m", "pytest", "suites/test_chat_completions.py", "-q", "-p", "no:cacheprovider", "--base-url", server.base_url,
-                "--key-env", "FAKE_GATEWAY_KEY", "--target-name", "fake", "--model", "echo-auth", "--no-expectations", mode,
-                "--report-dir", str(tmp_path / "reports"), "--cassette-dir", str(tmp_path / "cassettes")]
-        result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        result = run_pytest("suites/test_chat_completions.py", "--base-url", server.base_url, "--key-env", "FAKE_GATEWAY_KEY", "--target-name", "fake",
+                            "--model", "echo-auth", "--no-expectations", mode, "--report-dir", str(tmp_path / "reports"),
+                            "--cassette-dir", str(tmp_path / "cassettes"), env={"FAKE_GATEWAY_KEY": key}, timeout=120)
     assert "upstream rejected" in result.stdout  # the failure is reported...
     assert key not in result.stdout + result.stderr  # ...without the key
     written = [p for p in tmp_path.rglob("*") if p.is_file()]

@@ -26,7 +26,7 @@ def cell(model, parameter=None, verdict="supported", **extra):
 def test_server_text_is_escaped_everywhere():
     evil = '<script>alert(1)</script>"\'&'
     m = build_matrix(
-        [cell(f'm"><img src=x onerror=alert(2)>', evil, verdict="broken", reason=evil, status=500,
+        [cell('m"><img src=x onerror=alert(2)>', evil, verdict="broken", reason=evil, status=500,
               violation={"check": "status", "message": evil, "path": evil}, warnings=[{"message": evil, "path": evil}],
               notes=[{"message": evil}], request={"body": {"content": evil}}, cassette=evil, test=evil)],
         {"t<evil>": {"base_url": evil, "describes": evil}, "t": {"base_url": evil}}, evil, evil)

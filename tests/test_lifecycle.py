@@ -2,22 +2,18 @@
 deleted even when a step in between fails."""
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 from tests.fakeserver import FakeServer
+from tests.helpers import run_pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_cleanup_runs_after_a_failed_step_and_each_step_has_its_cell(tmp_path):
     with FakeServer() as server:
-        args = [sys.executable, "-m", "pytest", "suites/test_files.py", "-q", "-p", "no:cacheprovider", "--base-url", server.base_url,
-                "--target-name", "fake", "--model", "m", "--disable-recording", "--report-dir", str(tmp_path), "--no-expectations"]
-        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}
-        result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+        result = run_pytest("suites/test_files.py", "--base-url", server.base_url, "--target-name", "fake", "--model", "m",
+                            "--disable-recording", "--report-dir", str(tmp_path), "--no-expectations", timeout=120)
         deleted = list(server.httpd.deleted)
     assert result.returncode == 1 and "Traceback" not in result.stdout
     assert deleted == ["file-1"]  # cleaned up although retrieve and content broke

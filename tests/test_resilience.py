@@ -5,14 +5,12 @@ transport, checks, cells, reports) runs end to end over a live loopback socket, 
 """
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from tests.fakeserver import FakeServer
+from tests.helpers import run_pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -39,13 +37,11 @@ def run(tmp_path_factory):
     out = tmp_path_factory.mktemp("resilience")
     models = [m for m in EXPECTED]
     with FakeServer() as server:
-        args = [sys.executable, "-m", "pytest", "suites/test_chat_completions.py::test_chat_completions", "-q", "-p", "no:cacheprovider",
-                "--base-url", server.base_url, "--target-name", "fake", "--disable-recording",
-                "--report-dir", str(out), "--request-timeout", "1", "--examples", "2", "--no-expectations"]
+        args = ["suites/test_chat_completions.py::test_chat_completions", "--base-url", server.base_url, "--target-name", "fake",
+                "--disable-recording", "--report-dir", str(out), "--request-timeout", "1", "--examples", "2", "--no-expectations"]
         for m in models:
             args += ["--model", m]
-        env = {k: v for k, v in os.environ.items() if not k.endswith(("_API_KEY", "_MASTER_KEY"))}
-        result = subprocess.run(args, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+        result = run_pytest(*args)
     matrix = json.loads((out / "support-matrix.json").read_text())
     return result, {(c["model"], c["parameter"]): c for c in matrix["cells"]}
 
