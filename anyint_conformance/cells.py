@@ -7,7 +7,7 @@ generated examples run only behind a supported probe.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable
 
 import httpx
@@ -75,6 +75,16 @@ class CellSpec:
     @property
     def route(self) -> str:
         return f"{self.operation['method']} {self.operation['path']}"
+
+    def capped(self, cap: int) -> "CellSpec":
+        """The spec with max_tokens bounded by `cap` in the probe and in the schema examples are drawn from."""
+        probe, overlay = self.probe, self.overlay
+        if "max_tokens" in probe:
+            probe = {**probe, "max_tokens": min(probe["max_tokens"], cap)}
+        if overlay and "max_tokens" in overlay.get("properties", {}):
+            bound = overlay["properties"]["max_tokens"]
+            overlay = generate.merge_patch(overlay, {"properties": {"max_tokens": {"maximum": min(bound.get("maximum", cap), cap), "minimum": min(bound.get("minimum", 1), cap)}}})
+        return replace(self, probe=probe, overlay=overlay)
 
 
 def run_cell(

@@ -11,7 +11,6 @@ Modes
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import re
 import time
@@ -25,15 +24,19 @@ import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException
 
 from anyint_conformance import __version__, cassettes, sdk
-from anyint_conformance.cells import Cell, CellSpec, Rejection, run_cell, run_rejection_cell
-from anyint_conformance.checks import Expect
-from anyint_conformance.lifecycle import Lifecycle, Settings
-from anyint_conformance.negative import Mutation
-from anyint_conformance.transport import RetryPolicy, send
-from anyint_conformance.checks import Verdict
+from anyint_conformance.cells import (
+    Cell,
+    CellSpec,
+    Rejection,
+    run_cell,
+    run_rejection_cell,
+)
+from anyint_conformance.checks import Expect, Verdict
 from anyint_conformance.expectations import Expectations, cell_label
-from anyint_conformance.generate import OverlayError, merge_patch
+from anyint_conformance.generate import OverlayError
+from anyint_conformance.lifecycle import Lifecycle, Settings
 from anyint_conformance.matrix import write as write_reports
+from anyint_conformance.negative import Mutation
 from anyint_conformance.report import build_matrix
 from anyint_conformance.targets import (
     DEFAULT_TARGET,
@@ -44,6 +47,7 @@ from anyint_conformance.targets import (
     parse_models,
     secrets_of,
 )
+from anyint_conformance.transport import RetryPolicy, send
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = pytest.StashKey["State"]()
@@ -333,7 +337,7 @@ class Runner:
         if self.subject.error:
             self._finish(self._untested(spec.route, spec.parameter, self.subject.error), fail=True)
         self._within_budget(spec.route, spec.parameter, spec.kind)
-        spec = capped(spec, cfg("--token-cap"))
+        spec = spec.capped(cfg("--token-cap"))
         try:
             cell = self._replayable(
                 spec.route,
@@ -571,17 +575,6 @@ class Runner:
         if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.IGNORED):
             return "skip", text
         return "pass", text
-
-
-def capped(spec: CellSpec, cap: int) -> CellSpec:
-    """--token-cap bounds max_tokens in the probe and in the schema the examples are drawn from."""
-    if "max_tokens" not in spec.probe and "max_tokens" not in (spec.overlay or {}).get("properties", {}):
-        return spec
-    probe = {**spec.probe, "max_tokens": min(spec.probe["max_tokens"], cap)} if "max_tokens" in spec.probe else spec.probe
-    overlay = merge_patch(spec.overlay or {}, {"properties": {"max_tokens": {"maximum": cap}}}) if spec.overlay else spec.overlay
-    if overlay and overlay["properties"]["max_tokens"].get("minimum", 1) > cap:
-        overlay["properties"]["max_tokens"]["minimum"] = cap
-    return dataclasses.replace(spec, probe=probe, overlay=overlay)
 
 
 def _raise(outcome: str, text: str) -> None:
