@@ -49,3 +49,9 @@ targets-stop:
 record: $(VENV)/.installed
 	eval "$$(targets/local.sh env)" && $(PY) -m pytest suites -q --target llamacpp --target litellm --record-mode=rewrite --no-expectations; \
 	$(PY) -m pytest suites -q --no-expectations
+
+# Benchmarks, on demand (not a test): replay speed vs bare VCR.py, validation throughput, live cost per
+# cell (local LiteLLM proxy) and scaling with xdist workers (a second LiteLLM on 127.0.0.1:14100).
+.PHONY: bench
+bench: $(VENV)/.installed
+	$(PY) benchmarks/bench.py

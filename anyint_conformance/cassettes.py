@@ -105,7 +105,10 @@ def register(vcr) -> None:
     vcr.register_matcher("json_body", json_body_matcher)
 
 
-def vcr_config(secrets: list[str]) -> dict:
+def vcr_config(secrets: list[str], recording: bool = True) -> dict:
+    if not recording and not secrets:
+        # replaying with no key to scrub: the hooks can change nothing, and VCR.py runs them on every comparison
+        return {"match_on": MATCH_ON, "allow_playback_repeats": True, "decode_compressed_response": True}
     return {
         "filter_headers": list(SECRET_HEADERS),
         "before_record_request": before_record_request(secrets),

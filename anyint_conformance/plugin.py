@@ -11,6 +11,7 @@ Modes
 from __future__ import annotations
 
 import contextlib
+import gc
 import os
 import re
 import time
@@ -47,7 +48,7 @@ from anyint_conformance.targets import (
     parse_models,
     secrets_of,
 )
-from anyint_conformance.transport import RetryPolicy, send
+from anyint_conformance.transport import RetryPolicy, send, ssl_context
 
 ROOT = Path(__file__).resolve().parent.parent
 STATE = pytest.StashKey["State"]()
@@ -122,7 +123,7 @@ class State:
         return [self.profiles[n] for n in names]
 
     def vcr_config(self) -> dict:
-        return cassettes.vcr_config(self.secrets)
+        return cassettes.vcr_config(self.secrets, recording=self.recording)
 
     def client(self, target: Target) -> httpx.Client:
         return self._client(target.name, {"User-Agent": f"anyint-conformance/{__version__}", **target.auth_headers()})
@@ -135,7 +136,7 @@ class State:
         if key not in self._clients:
             pace = self._pacer(target or key)
             hooks = {"request": [self._count, *([pace] if pace else [])]}
-            self._clients[key] = httpx.Client(headers=headers, follow_redirects=False, event_hooks=hooks)
+            self._clients[key] = httpx.Client(headers=headers, follow_redirects=False, event_hooks=hooks, verify=ssl_context())
         return self._clients[key]
 
     def _count(self, request) -> None:
@@ -259,7 +260,22 @@ def rerecord_hint(target: Target, nodeid: str | None = None) -> str:
     return f"re-record with: {key}pytest {what}--target {target.name} --record-mode=rewrite (the target must be running)"
 
 
+# VCR.py retries importing these optional libraries on every use_cassette; an absent module is not
+# cached by the import system, so each try walks sys.path again (twice, with pytest's rewrite hook).
+_VCR_OPTIONAL = ("botocore", "boto3", "httplib2", "tornado", "aiohttp", "httpx_curl_cffi", "pyreqwest")
+
+
+def _skip_absent_vcr_probes() -> None:
+    import importlib.util
+    import sys
+
+    for name in _VCR_OPTIONAL:
+        if name not in sys.modules and importlib.util.find_spec(name) is None:
+            sys.modules[name] = None  # `import name` now fails at once (ModuleNotFoundError), as it would anyway
+
+
 def pytest_configure(config):
+    _skip_absent_vcr_probes()
     try:
         state = State(config)
     except TargetError as exc:
@@ -582,7 +598,7 @@ def _raise(outcome: str, text: str) -> None:
     if outcome == "fail":
         pytest.fail(text, pytrace=False)
     if outcome == "xfail":
-        pytest.xfail(text)
+        raise pytest.xfail.Exception(text, pytrace=False)  # pytest.xfail() builds a traceback repr per xfail, then discards it
     if outcome == "skip":
         pytest.skip(text)
 
@@ -656,6 +672,9 @@ def pytest_sessionfinish(session, exitstatus):
 
 def pytest_collection_finish(session):
     """--anyint-plan: the requests a live run would send, before a cent is spent (upper bounds)."""
+    # Everything imported and collected so far lives for the whole run: keep it out of the cyclic GC's
+    # full collections (Hypothesis and Schemathesis allocate heavily; each full pass walked all of it).
+    gc.freeze()
     config = session.config
     if not config.getoption("--anyint-plan"):
         return

@@ -11,6 +11,7 @@ import httpx
 import openai
 
 from anyint_conformance.checks import Verdict
+from anyint_conformance.transport import ssl_context
 
 PARAMETER = "openai-python example"
 MESSAGES = [
@@ -22,7 +23,8 @@ MAX_TOKENS = 16
 
 def run_documented_example(base_url: str, api_key: str | None, model: str, timeout: float) -> dict:
     """Verdict, reason, status and the streamed text, as the documented loop would print it."""
-    client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", max_retries=0, timeout=timeout)
+    client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", max_retries=0, timeout=timeout,
+                           http_client=openai.DefaultHttpxClient(verify=ssl_context()))  # the SDK's defaults, one shared SSL context
     request = {"model": model, "stream": True, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
     text, chunks = [], 0
     try:

@@ -27,6 +27,7 @@ import collections
 import json
 import os
 import re
+import resource
 import secrets
 import shutil
 import signal
@@ -35,12 +36,11 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 import traceback
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,6 +97,7 @@ class Run:
     out: str
     err: str
     timed_out: bool = False
+    cpu: float = 0.0  # user + system CPU seconds of the subprocess tree
 
     @property
     def session_seconds(self) -> float | None:
@@ -113,6 +114,7 @@ class Run:
 def run(cmd: list[str], timeout: float, env: dict | None = None, cwd: Path = ROOT) -> Run:
     """A bounded subprocess in its own session: on timeout its whole group (e.g. xdist workers) is killed."""
     start = time.perf_counter()
+    cpu_before = _children_cpu()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True)
     try:
         out, err = proc.communicate(timeout=timeout)
@@ -121,7 +123,13 @@ def run(cmd: list[str], timeout: float, env: dict | None = None, cwd: Path = ROO
         os.killpg(proc.pid, signal.SIGKILL)  # the group this call created, nothing else
         out, err = proc.communicate()
         timed_out = True
-    return Run(cmd, proc.returncode, time.perf_counter() - start, out, err, timed_out)
+    return Run(cmd, proc.returncode, time.perf_counter() - start, out, err, timed_out, _children_cpu() - cpu_before)
+
+
+def _children_cpu() -> float:
+    """User + system CPU of every reaped child (and the children they reaped, e.g. xdist workers)."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
 
 
 def suite_env(extra: dict | None = None) -> dict:
@@ -240,8 +248,7 @@ def measure_startup() -> dict:
     imports = run([PY, "-c", "import anyint_conformance.plugin"], 120, env=suite_env())
     collect = run(PYTEST + ["suites", "--collect-only"], TIMEOUT_REPLAY, env=suite_env())
     floor_imports = run([PY, "-c", "import httpx, vcr, yaml, anyint_conformance.cassettes"], 120, env=suite_env())
-    return {"interpreter": bare.wall, "imports": imports.wall, "collect": collect.wall, "collect_summary": collect.out.strip().splitlines()[-1:] or [""],
-            "floor_imports": floor_imports.wall}
+    return {"interpreter": bare.wall, "imports": imports.wall, "collect": collect.wall, "collect_cpu": collect.cpu, "floor_imports": floor_imports.wall}
 
 
 def measure_suite_replay(tmp: Path, round_no: int) -> dict:
@@ -250,7 +257,7 @@ def measure_suite_replay(tmp: Path, round_no: int) -> dict:
     result = run(PYTEST + ["suites", "--report-dir", str(report_dir), "-p", "_playcount"], TIMEOUT_REPLAY,
                  env=suite_env({"ANYINT_BENCH_COUNTS": str(counts)}))
     played = json.loads(counts.read_text()) if counts.exists() else {}
-    return {"wall": result.wall, "session": result.session_seconds, "summary": result.summary, "rc": result.rc,
+    return {"wall": result.wall, "cpu": result.cpu, "session": result.session_seconds, "summary": result.summary, "rc": result.rc,
             "played": played, "matrix": report_dir / "support-matrix.json"}
 
 
@@ -278,16 +285,16 @@ def _floor_main(out: str) -> None:
     client = httpx.Client()
     variants = {
         # the brief's floor: only what VCR needs to match the suite's requests
-        "bare": dict(match_on=cassettes.MATCH_ON, allow_playback_repeats=True),
+        "bare": {"match_on": cassettes.MATCH_ON, "allow_playback_repeats": True},
         # the same plus the suite's own VCR config (filter_headers, before_record_* hooks, decoding)
         "suite_config": cassettes.vcr_config([]),
     }
-    result = {}
+    result = {"lookup": _lookup_floor(recorded)}
     for name, config in variants.items():
         recorder = vcr.VCR()
         cassettes.register(recorder)
         played = missed = 0
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for path, items in recorded.items():
             with recorder.use_cassette(str(path), record_mode="none", **config):
                 for it in items:
@@ -298,82 +305,145 @@ def _floor_main(out: str) -> None:
                         played += 1
                     except CannotOverwriteExistingCassetteException:
                         missed += 1
-        result[name] = {"loop": time.perf_counter() - start, "played": played, "missed": missed}
+        result[name] = {"loop": time.perf_counter() - start, "cpu": time.process_time() - cpu, "played": played, "missed": missed}
     Path(out).write_text(json.dumps(result))
+
+
+def _canonical(method: str, uri: str, body, content_type: str) -> tuple:
+    raw = body.encode() if isinstance(body, str) else (body or b"")
+    found = re.search(r'boundary="?([^";]+)', content_type or "")
+    if found and content_type.startswith("multipart/"):
+        return method, uri, raw.replace(found.group(1).encode(), b"<boundary>")
+    try:
+        return method, uri, json.dumps(json.loads(raw), sort_keys=True) if raw else None
+    except ValueError:
+        return method, uri, raw
+
+
+def _lookup_floor(recorded: dict) -> dict:
+    """What replay would cost without VCR.py: each cassette parsed once (libyaml), requests answered
+    from a dict keyed by the canonical request (method, URI, JSON-canonical or boundary-free body)
+    through httpx.MockTransport. Timed like the VCR floors: the loop only."""
+    import httpx
+    import yaml
+
+    answers: dict = {}
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        key = _canonical(request.method, str(request.url), request.content, request.headers.get("content-type", ""))
+        status, headers, body = answers[key]
+        return httpx.Response(status, headers=headers, content=body)
+
+    client = httpx.Client(transport=httpx.MockTransport(handler))
+    played = missed = 0
+    start, cpu = time.perf_counter(), time.process_time()
+    for path, items in recorded.items():
+        answers.clear()
+        data = yaml.load(Path(path).read_text(), Loader=yaml.CSafeLoader)
+        for it in data["interactions"]:
+            req, resp = it["request"], it["response"]
+            ctype = next((v[0] for k, v in (req.get("headers") or {}).items() if k.lower() == "content-type"), "")
+            body = resp["body"]["string"]
+            answers.setdefault(_canonical(req["method"], req["uri"], req.get("body"), ctype),
+                               (resp["status"]["code"], [(k, v) for k, vs in (resp.get("headers") or {}).items() for v in vs],
+                                body.encode() if isinstance(body, str) else body))
+        for it in items:
+            headers = [(k, v) for k, vs in it.headers.items() for v in (vs if isinstance(vs, list) else [vs])]
+            body = it.body.encode() if isinstance(it.body, str) else it.body
+            try:
+                client.request(it.method, it.uri, headers=headers, content=body or None).read()
+                played += 1
+            except KeyError:
+                missed += 1
+    return {"loop": time.perf_counter() - start, "cpu": time.process_time() - cpu, "played": played, "missed": missed}
 
 
 def measure_replay(tmp: Path, cass: dict, rounds: int) -> dict:
     section("1. Replay throughput: the suite vs bare VCR.py on the same cassettes")
     n_cassettes = len(cass)
-    n_interactions = sum(len(v) for v in cass.values())
-    say(f"  cassette set: {n_interactions} recorded interactions in {n_cassettes} cassettes "
-        f"(cassettes/**/*.yaml without models.yaml/target.yaml; {n_interactions / max(n_cassettes, 1):.2f} per cassette)")
+    n = sum(len(v) for v in cass.values())
+    say(f"  cassette set: {n} recorded interactions in {n_cassettes} cassettes "
+        f"(cassettes/**/*.yaml without models.yaml/target.yaml; {n / max(n_cassettes, 1):.2f} per cassette)")
     startups, suites, floors = [], [], []
-    for r in range(rounds):  # interleaved, so that drift in machine load hits all three alike
+    for r in range(rounds):  # interleaved, so that drift in machine load hits all of them alike
         startups.append(measure_startup())
         suites.append(measure_suite_replay(tmp, r))
         floors.append(measure_floor(tmp, r))
         say(f"  round {r + 1}/{rounds}: suite {suites[-1]['wall']:.2f} s ({suites[-1]['summary']}), "
-            f"floor loop {floors[-1]['bare']['loop']:.2f} s, collect-only {startups[-1]['collect']:.2f} s")
+            f"bare floor loop {floors[-1]['bare']['loop']:.2f} s, collect-only {startups[-1]['collect']:.2f} s")
 
-    suite_wall = median([s["wall"] for s in suites])
-    suite_session = median([s["session"] for s in suites if s["session"] is not None])
-    interp = median([s["interpreter"] for s in startups])
-    imports = median([s["imports"] for s in startups])
-    collect = median([s["collect"] for s in startups])
-    floor_imports = median([s["floor_imports"] for s in startups])
-    floor_bare = median([f["bare"]["loop"] for f in floors])
-    floor_cfg = median([f["suite_config"]["loop"] for f in floors])
-    per_test = suite_wall - collect  # the start-up-free part of the suite run
+    def med(items, *keys):
+        values = []
+        for item in items:
+            for k in keys:
+                item = item[k]
+            values.append(item)
+        return median([v for v in values if v is not None])
+
+    wall = {
+        "interp": med(startups, "interpreter"), "imports": med(startups, "imports"), "collect": med(startups, "collect"),
+        "suite": med(suites, "wall"), "session": med(suites, "session"), "floor_imports": med(startups, "floor_imports"),
+        "bare": med(floors, "bare", "loop"), "config": med(floors, "suite_config", "loop"), "lookup": med(floors, "lookup", "loop"),
+    }
+    cpu = {"collect": med(startups, "collect_cpu"), "suite": med(suites, "cpu"), "bare": med(floors, "bare", "cpu"),
+           "config": med(floors, "suite_config", "cpu"), "lookup": med(floors, "lookup", "cpu")}
+    per_test, per_test_cpu = wall["suite"] - wall["collect"], cpu["suite"] - cpu["collect"]
+    floor_process = wall["floor_imports"] + wall["bare"]
     played = suites[0]["played"]
     in_tests = {p: v for p, v in played.items() if Path(p).name not in SKIP_FILES}
     n_played = sum(v["played"] for v in in_tests.values())
     n_distinct = sum(v["distinct"] for v in in_tests.values())
-    unused_cassettes = n_cassettes - len(in_tests)
-    floor_missed = floors[0]["bare"]["missed"]
 
     say()
     say("  What each number includes:")
-    say("    suite run     = `python -m pytest suites -q -p no:cacheprovider --report-dir <tmp>` wall: interpreter, imports,")
-    say("                    pytest config, model discovery, collection, every test (VCR load/match/play, generation,")
-    say("                    validation, judging), matrix + Markdown + HTML written.")
-    say("    start-up      = `pytest suites --collect-only` wall (interpreter + imports + config + discovery + collection).")
-    say("    floor loop    = in-process loop only: per cassette use_cassette(record_mode='none', match_on=MATCH_ON incl.")
-    say("                    json_body, allow_playback_repeats) + every recorded request sent with httpx and read;")
-    say("                    no interpreter, no imports. 'floor + suite VCR config' adds filter_headers, before_record_*.")
-    say("    floor process = floor loop + `python -c 'import httpx, vcr, yaml, anyint_conformance.cassettes'` wall.")
+    say("    suite run       `python -m pytest suites -q -p no:cacheprovider --report-dir <tmp>`, whole process: interpreter,")
+    say("                    imports, pytest config, model discovery, collection, every test (VCR load/match/play, generation,")
+    say("                    validation, judging) and the matrix + Markdown + HTML written.")
+    say("    start-up        `pytest suites --collect-only`, whole process (interpreter + imports + config + discovery + collection).")
+    say("    suite - start-up  the per-test part of the suite run (what the in-process floors are compared with).")
+    say("    floor loops     in-process, no interpreter, no imports; per cassette `vcr.VCR().use_cassette(path, record_mode='none',")
+    say("                    match_on=MATCH_ON with json_body registered, allow_playback_repeats=True)`, then every recorded request")
+    say("                    sent with httpx (method, URI, headers, body) and its response read. '+ suite VCR config' adds the")
+    say("                    suite's filter_headers and before_record_* hooks; 'lookup' is no VCR at all: each cassette parsed once")
+    say("                    and answered from a dict keyed by the canonical request via httpx.MockTransport (what a hash-keyed")
+    say("                    replay transport would cost).")
+    say("    floor process   bare floor loop + `python -c 'import httpx, vcr, yaml, anyint_conformance.cassettes'`.")
     say()
-    table(
-        ["figure", "median", "per interaction", "interactions/s"],
-        [
-            ["python -c pass (interpreter)", fmt_s(interp), "", ""],
-            ["import anyint_conformance.plugin", fmt_s(imports), "", ""],
-            ["start-up: pytest --collect-only", fmt_s(collect), "", ""],
-            ["suite run, whole process", fmt_s(suite_wall), f"{1000 * suite_wall / n_interactions:.2f} ms", f"{n_interactions / suite_wall:,.0f}"],
-            ["suite run, pytest session ('in X s')", fmt_s(suite_session), f"{1000 * suite_session / n_interactions:.2f} ms", f"{n_interactions / suite_session:,.0f}"],
-            ["suite run minus start-up", fmt_s(per_test), f"{1000 * per_test / n_interactions:.2f} ms", f"{n_interactions / per_test:,.0f}"],
-            ["floor loop (bare VCR.py)", fmt_s(floor_bare), f"{1000 * floor_bare / n_interactions:.2f} ms", f"{n_interactions / floor_bare:,.0f}"],
-            ["floor loop + suite VCR config", fmt_s(floor_cfg), f"{1000 * floor_cfg / n_interactions:.2f} ms", f"{n_interactions / floor_cfg:,.0f}"],
-            ["floor process (imports + loop)", fmt_s(floor_imports + floor_bare), "", f"{n_interactions / (floor_imports + floor_bare):,.0f}"],
-        ],
-    )
-    say()
-    say(f"  ratios: suite minus start-up / floor loop = {per_test / floor_bare:.2f}x;  "
-        f"suite whole / floor process = {suite_wall / (floor_imports + floor_bare):.2f}x;  "
-        f"suite VCR config / bare floor = {floor_cfg / floor_bare:.2f}x;  start-up share of the suite run = {collect / suite_wall:.0%}")
-    say(f"  played by the suite: {n_played} responses ({n_distinct} distinct recorded interactions, "
-        f"{n_interactions - n_distinct} never played; {unused_cassettes} cassette(s) never opened); floor played "
-        f"{floors[0]['bare']['played']}, missed {floor_missed}")
-    if any(s["rc"] not in (0,) for s in suites):
-        say(f"  NOTE: the replay did not pass cleanly ({suites[0]['summary']}); timings still count every test run.")
 
-    row("replay: interactions/s, whole suite run", f"{n_interactions / suite_wall:,.0f}/s ({fmt_s(suite_wall)})", ">= 1,000/s", n_interactions / suite_wall >= 1000)
-    row("replay: interactions/s, start-up excluded", f"{n_interactions / per_test:,.0f}/s ({fmt_s(per_test)})", ">= 1,000/s", n_interactions / per_test >= 1000)
-    row("replay: bare VCR.py floor, interactions/s", f"{n_interactions / floor_bare:,.0f}/s ({fmt_s(floor_bare)})", "(reference)", None)
-    row("replay: suite (start-up excluded) / floor loop", f"{per_test / floor_bare:.2f}x", "<= 1.3x", per_test / floor_bare <= 1.3)
-    row("replay: suite whole / floor process", f"{suite_wall / (floor_imports + floor_bare):.2f}x", "<= 1.3x", suite_wall / (floor_imports + floor_bare) <= 1.3)
-    row("replay: fixed start-up (collect-only)", fmt_s(collect), "(reported)", None)
-    return {"matrix": suites[0]["matrix"], "interactions": n_interactions, "suite_wall": suite_wall}
+    def line(label, w, c=None, per=True):
+        return [label, fmt_s(w), fmt_s(c) if c is not None else "", f"{1000 * w / n:.2f} ms" if per else "", f"{n / w:,.0f}" if per else ""]
+
+    table(["figure (median of rounds)", "wall", "CPU", "wall / interaction", "interactions/s"], [
+        line("python -c pass (interpreter)", wall["interp"], per=False),
+        line("python -c 'import anyint_conformance.plugin'", wall["imports"], per=False),
+        line("start-up: pytest suites --collect-only", wall["collect"], cpu["collect"], per=False),
+        line("suite run, whole process", wall["suite"], cpu["suite"]),
+        line("suite run, pytest's own 'in X s'", wall["session"]),
+        line("suite run minus start-up", per_test, per_test_cpu),
+        line("floor loop: bare VCR.py", wall["bare"], cpu["bare"]),
+        line("floor loop: VCR.py + suite VCR config", wall["config"], cpu["config"]),
+        line("floor loop: lookup, no VCR.py", wall["lookup"], cpu["lookup"]),
+        line("floor process (imports + bare loop)", floor_process),
+    ])
+    say()
+    say(f"  ratios  suite minus start-up / bare floor loop = {per_test / wall['bare']:.2f}x wall, {per_test_cpu / cpu['bare']:.2f}x CPU;"
+        f"  suite whole / floor process = {wall['suite'] / floor_process:.2f}x")
+    say(f"          suite VCR config / bare = {wall['config'] / wall['bare']:.2f}x;  lookup / bare = {wall['lookup'] / wall['bare']:.2f}x;"
+        f"  start-up share of the suite run = {wall['collect'] / wall['suite']:.0%}")
+    say(f"  played by the suite: {n_played} responses, {n_distinct} distinct recorded interactions ({n - n_distinct} never played; "
+        f"{n_cassettes - len(in_tests)} cassettes never opened: stale or for tests not collected); the floors played "
+        f"{floors[0]['bare']['played']} (missed {floors[0]['bare']['missed']}), lookup {floors[0]['lookup']['played']} (missed {floors[0]['lookup']['missed']})")
+    if any(s["rc"] != 0 for s in suites):
+        say(f"  NOTE: the replay did not pass cleanly ({suites[0]['summary']}); the timings still cover every test run.")
+
+    rate_whole, rate_tests = n / wall["suite"], n / per_test
+    row("replay: interactions/s, whole suite run", f"{rate_whole:,.0f}/s ({fmt_s(wall['suite'])})", ">= 1,000/s", rate_whole >= 1000)
+    row("replay: interactions/s, start-up excluded", f"{rate_tests:,.0f}/s ({fmt_s(per_test)})", ">= 1,000/s", rate_tests >= 1000)
+    row("replay: bare VCR.py floor (reference)", f"{n / wall['bare']:,.0f}/s ({fmt_s(wall['bare'])})", "-", None)
+    row("replay: suite (start-up excluded) / bare floor", f"{per_test / wall['bare']:.2f}x wall, {per_test_cpu / cpu['bare']:.2f}x CPU", "<= 1.3x", per_test / wall["bare"] <= 1.3)
+    row("replay: suite whole / floor process", f"{wall['suite'] / floor_process:.2f}x", "<= 1.3x", wall["suite"] / floor_process <= 1.3)
+    row("replay: fixed start-up (collect-only)", f"{fmt_s(wall['collect'])} ({wall['collect'] / wall['suite']:.0%} of the run)", "-", None)
+    return {"matrix": suites[0]["matrix"], "interactions": n}
 
 
 # ---------------------------------------------------------------- 1b. where the suite's time goes
@@ -414,36 +484,32 @@ def _classify(stack) -> str:
 
 
 def _sample_main(out: str, args: list[str]) -> None:
-    """Run pytest in this process while a thread samples the main thread's stack every ~1 ms; each
-    sample's elapsed time goes to exactly one bucket, so the breakdown adds up to the run."""
+    """Run pytest in this process while SIGPROF fires every ~1 ms of CPU time; the handler (in the main
+    thread, so walking the stack is safe) charges the time since the previous sample to the current
+    stack. Every sample goes to exactly one bucket, so the breakdown adds up to the run."""
     sys.path.insert(0, str(ROOT))
     os.chdir(ROOT)
-    sys.setswitchinterval(0.001)
-    main = threading.get_ident()
     stacks: collections.Counter = collections.Counter()
-    done = threading.Event()
+    last = [time.perf_counter()]
 
-    def sampler():
-        last = time.perf_counter()
-        while not done.is_set():
-            time.sleep(0.0005)
-            frame = sys._current_frames().get(main)
-            now = time.perf_counter()
-            stack = []
-            while frame is not None:
-                stack.append((frame.f_code.co_filename, frame.f_code.co_name))
-                frame = frame.f_back
-            stacks[tuple(stack)] += now - last
-            last = now
+    def on_sample(_signum, frame):
+        now = time.perf_counter()
+        stack = []
+        while frame is not None:
+            stack.append((frame.f_code.co_filename, frame.f_code.co_name))
+            frame = frame.f_back
+        stacks[tuple(stack)] += now - last[0]
+        last[0] = now
 
-    thread = threading.Thread(target=sampler, daemon=True)
+    signal.signal(signal.SIGPROF, on_sample)
     start = time.perf_counter()
-    thread.start()
-    import pytest  # inside the sampled region: its import is start-up cost
+    signal.setitimer(signal.ITIMER_PROF, 0.001, 0.001)
+    try:
+        import pytest  # inside the sampled region: its import is start-up cost
 
-    code = pytest.main(args)
-    done.set()
-    thread.join()
+        code = pytest.main(args)
+    finally:
+        signal.setitimer(signal.ITIMER_PROF, 0, 0)
     wall = time.perf_counter() - start
     buckets: collections.Counter = collections.Counter()
     selfs: collections.Counter = collections.Counter()
@@ -509,7 +575,7 @@ def measure_breakdown(tmp: Path, interactions: int, cprofile: bool) -> None:
         return
     data = json.loads(out.read_text())
     wall = data["wall"]
-    say(f"  stack sampling (~1 ms, exclusive buckets, adds up to the run): pytest in-process, {wall:.2f} s sampled")
+    say(f"  stack sampling (SIGPROF every ~1 ms of CPU; exclusive buckets that add up to the run): pytest in-process, {wall:.2f} s")
     rows = sorted(data["buckets"].items(), key=lambda kv: (not kv[0].startswith("fixed"), -kv[1]))
     table(["bucket", "seconds", "share", "ms / interaction"],
           [[name, f"{sec:.2f}", f"{sec / wall:.0%}", f"{1000 * sec / interactions:.2f}" if name.startswith("per test") else ""] for name, sec in rows])
@@ -577,43 +643,69 @@ def measure_validation(cass: dict) -> None:
             if parsed is not None:
                 bodies[json.dumps(target)].append(parsed)
 
-    def rate(schema_ids: list[str], instances: list, fast: bool) -> tuple[float, int]:
-        for sid in schema_ids:
-            schemas.validator(sid)  # compiled once per process, as in a run: not timed
-
-        def check(x):
-            for sid in schema_ids:  # a list of schemas: the first that accepts it (as checks.py does)
-                ok = schemas.validator(sid).is_valid(x) if fast else schemas.first_violation(sid, x) is None
-                if ok:
-                    return
-
-        n, start = 0, time.perf_counter()
-        while time.perf_counter() - start < 0.4:
-            for x in instances:
-                check(x)
-            n += len(instances)
-        return n / (time.perf_counter() - start), sum(1 for x in instances)
-
-    rows, total_n, total_t, ev_n, ev_t = [], 0, 0.0, 0, 0.0
+    engines = {
+        "first_violation": lambda sid: lambda x: schemas.first_violation(sid, x) is None,  # what checks.py calls
+        "is_valid": lambda sid: schemas.validator(sid).is_valid,  # the same compiled validator, no error search
+    }
+    rs = _rust_validators(schemas)
+    if rs:
+        engines["jsonschema_rs"] = lambda sid: rs[sid].is_valid  # a fast-path candidate, for comparison
+    rows, totals, disagreements = [], collections.defaultdict(lambda: [0, 0.0]), []
     for kind, groups in (("body", bodies), ("SSE event", events)):
         for key, instances in sorted(groups.items(), key=lambda kv: -len(kv[1])):
             ids = json.loads(key) if key.startswith(("[", '"')) else key
             ids = ids if isinstance(ids, list) else [ids]
-            per_s, n = rate(ids, instances, fast=False)
-            fast_s, _ = rate(ids, instances, fast=True)
-            rows.append([kind, " | ".join(ids), n, f"{per_s:,.0f}/s", f"{fast_s:,.0f}/s", f"{1e6 / per_s:.0f} µs"])
-            if kind == "body":
-                total_n, total_t = total_n + n, total_t + n / per_s
-            else:
-                ev_n, ev_t = ev_n + n, ev_t + n / per_s
-    table(["kind", "schema", "recorded", "first_violation", "is_valid", "per item"], rows)
-    body_rate = total_n / total_t if total_t else float("nan")
-    event_rate = ev_n / ev_t if ev_t else float("nan")
-    say(f"  all recorded bodies: {total_n} at {body_rate:,.0f} bodies/s; all recorded SSE events: {ev_n} at {event_rate:,.0f} events/s")
-    say(f"  validating everything recorded once costs {total_t + ev_t:.2f} s of a replay "
-        f"(the suite validates each received body/event once; no target was set for these figures)")
-    row("validation: bodies/s (first_violation)", f"{body_rate:,.0f}/s over {total_n} bodies", "(reported)", None)
-    row("validation: SSE events/s (first_violation)", f"{event_rate:,.0f}/s over {ev_n} events", "(reported)", None)
+            rates = {name: _validation_rate([make(sid) for sid in ids], instances) for name, make in engines.items()}
+            if rs:
+                disagreements += [(ids, x) for x in instances if _accepts([engines["is_valid"](sid) for sid in ids], x) != _accepts([rs[sid].is_valid for sid in ids], x)]
+            rows.append([kind, " | ".join(ids), len(instances)] + [f"{r:,.0f}/s" for r in rates.values()] + [f"{1e6 / rates['first_violation']:.0f} µs"])
+            totals[kind][0] += len(instances)
+            totals[kind][1] += len(instances) / rates["first_violation"]
+            if rs:
+                totals[f"{kind} rs"][1] += len(instances) / rates["jsonschema_rs"]
+    table(["kind", "schema", "recorded"] + list(engines) + ["per item (first_violation)"], rows)
+    body_n, body_t = totals["body"]
+    event_n, event_t = totals["SSE event"]
+    body_rate = body_n / body_t if body_t else float("nan")
+    event_rate = event_n / event_t if event_t else float("nan")
+    say(f"  all recorded bodies: {body_n} at {body_rate:,.0f} bodies/s; all recorded SSE events: {event_n} at {event_rate:,.0f} events/s "
+        f"(first_violation, validators compiled beforehand as in a run)")
+    say(f"  validating everything recorded once costs {body_t + event_t:.2f} s of a replay; no target was set for these figures")
+    if rs:
+        say(f"  jsonschema_rs is_valid vs jsonschema is_valid on all {body_n + event_n} recorded instances: {len(disagreements)} disagreement(s)"
+            + (f", e.g. {disagreements[0][0]}" if disagreements else ""))
+    row("validation: bodies/s (first_violation)", f"{body_rate:,.0f}/s over {body_n} bodies", "(reported)", None)
+    row("validation: SSE events/s (first_violation)", f"{event_rate:,.0f}/s over {event_n} events", "(reported)", None)
+    if rs:
+        rs_t = totals["body rs"][1] + totals["SSE event rs"][1]
+        row("validation: jsonschema_rs is_valid, all instances", f"{(body_n + event_n) / rs_t:,.0f}/s, {len(disagreements)} disagreements", "(fast-path candidate)", None)
+
+
+def _accepts(checks: list, instance) -> bool:
+    """A list of schemas accepts what any one of them accepts (as checks.py reads a list)."""
+    return any(check(instance) for check in checks)
+
+
+def _validation_rate(checks: list, instances: list, seconds: float = 0.3) -> float:
+    for instance in instances[:1]:
+        _accepts(checks, instance)  # warm: validators are compiled once per process in a run too
+    n, start = 0, time.perf_counter()
+    while time.perf_counter() - start < seconds:
+        for instance in instances:
+            _accepts(checks, instance)
+        n += len(instances)
+    return n / (time.perf_counter() - start)
+
+
+def _rust_validators(schemas) -> dict:
+    """jsonschema_rs (already in requirements.lock, a Schemathesis dependency) over the same schemas and registry."""
+    try:
+        import jsonschema_rs
+    except ImportError:
+        return {}
+    loaded = schemas.load_schemas()
+    registry = jsonschema_rs.Registry([(s["$id"], s) for s in loaded.values()])
+    return {sid: jsonschema_rs.validator_for(schema, registry=registry) for sid, schema in loaded.items()}
 
 
 # ---------------------------------------------------------------------------------- 3. cost
@@ -746,8 +838,8 @@ def measure_cost(tmp: Path, cass: dict, replay_matrix: Path, live: bool) -> None
     rows, total = parse_plan(plan.out)
     say("  plan (`pytest suites --anyint-plan --target litellm`, models from cassettes/litellm/models.yaml):")
     if rows:
-        table(["target", "model", "cells", "min requests", "max requests"], rows, indent="    ")
-        say(f"    total {total[0] if total else '?'} cells, {total[1] if total else '?'}-{total[2] if total else '?'} requests")
+        table(["target", "model", "tests", "min requests", "max requests"], rows, indent="    ")
+        say(f"    total {total[0] if total else '?'} tests, {total[1] if total else '?'}-{total[2] if total else '?'} requests")
     else:
         say(f"    plan output not understood (rc {plan.rc}):\n{plan.out[-1500:]}{plan.err[-800:]}")
     scan_max_tokens(cass)
@@ -834,6 +926,15 @@ def start_scale_proxy(key: str, log: Path) -> subprocess.Popen:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=fh, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True)
 
 
+def proc_cpu(pid: int) -> float:
+    """User + system CPU seconds a running process has used so far (/proc/PID/stat)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
 def stop_pid(proc: subprocess.Popen) -> str:
     if proc.poll() is not None:
         return f"pid {proc.pid} had already exited (rc {proc.returncode})"
@@ -847,6 +948,10 @@ def stop_pid(proc: subprocess.Popen) -> str:
         return f"pid {proc.pid} killed (ignored SIGTERM for 30 s)"
 
 
+def _cell_key(cell: dict) -> tuple:
+    return cell["target"], cell["model"] or "", cell["route"], cell["parameter"] or ""
+
+
 def compare_matrices(a: dict, b: dict) -> list[str]:
     """Every difference between two matrices (nothing ignored); an ordering-only difference is named as such."""
     if a == b:
@@ -854,12 +959,10 @@ def compare_matrices(a: dict, b: dict) -> list[str]:
     diffs = [f"top-level {k!r} differs" for k in sorted(set(a) | set(b)) if k != "cells" and a.get(k) != b.get(k)]
     ca, cb = a.get("cells", []), b.get("cells", [])
     if ca != cb:
-        canon = lambda cells: sorted(json.dumps(c, sort_keys=True) for c in cells)  # noqa: E731
-        if canon(ca) == canon(cb):
+        if sorted(json.dumps(c, sort_keys=True) for c in ca) == sorted(json.dumps(c, sort_keys=True) for c in cb):
             diffs.append("cells: the same cells in a different order")
         else:
-            key = lambda c: (c["target"], c["model"] or "", c["route"], c["parameter"] or "")  # noqa: E731
-            ia, ib = {key(c): c for c in ca}, {key(c): c for c in cb}
+            ia, ib = {_cell_key(c): c for c in ca}, {_cell_key(c): c for c in cb}
             for k in sorted(set(ia) ^ set(ib)):
                 diffs.append(f"cell only in one run: {k}")
             for k in sorted(set(ia) & set(ib)):
@@ -896,22 +999,30 @@ def measure_scaling(tmp: Path) -> None:
         base = PYTEST + ["suites/test_chat_completions.py", "--base-url", f"http://{SCALE_HOST}:{SCALE_PORT}/v1", "--key-env", "LITELLM_MASTER_KEY",
                          "--target-name", "scale", "--disable-recording", "--no-expectations"]
         env = suite_env({"LITELLM_MASTER_KEY": key})
-        runs = {}
+        runs, startup = {}, {}
         for workers in (1, 2, 4):
-            report = tmp / f"scale-{workers}"
             extra = [] if workers == 1 else ["-n", str(workers)]  # 1 worker = no xdist at all
+            # start-up alone: workers spawned, plugin imported, models discovered, tests collected, none run
+            startup[workers] = run(base + ["--report-dir", str(tmp / "scale-none"), "-k", "no_test_has_this_name"] + extra, TIMEOUT_LIVE, env=env)
+            report = tmp / f"scale-{workers}"
+            proxy_before = proc_cpu(proc.pid)
             result = run(base + ["--report-dir", str(report)] + extra, TIMEOUT_LIVE, env=env)
             matrix = report / "support-matrix.json"
-            runs[workers] = (result, json.loads(matrix.read_text()) if matrix.exists() else None)
+            runs[workers] = (result, json.loads(matrix.read_text()) if matrix.exists() else None, proc_cpu(proc.pid) - proxy_before)
             say(f"  {workers} worker(s){' (no -n)' if workers == 1 else f' (-n {workers})'}: {result.wall:.1f} s wall, {result.summary}")
         one = runs[1][0].wall
         rows = []
-        for workers, (result, matrix) in runs.items():
+        for workers, (result, matrix, proxy_cpu) in runs.items():
             requests = sum(c["exchanges"] for c in matrix["cells"]) if matrix else 0
-            rows.append([workers, f"{result.wall:.1f} s", fmt_s(result.session_seconds), requests, f"{requests / result.wall:.1f}/s", f"{one / result.wall:.2f}x"])
-        table(["workers", "wall", "pytest session", "requests", "requests/s", "speed-up"], rows)
-        latency_floor = sum(c["exchanges"] for c in runs[1][1]["cells"]) * max(d for d in delay if d) if runs[1][1] else 0
-        say(f"  latency alone, sequential: requests x mock_delay = {latency_floor:.0f} s of the 1-worker run")
+            rows.append([workers, f"{result.wall:.1f} s", f"{startup[workers].wall:.1f} s", requests, f"{requests / result.wall:.1f}/s",
+                         f"{result.cpu:.1f} s", f"{proxy_cpu:.1f} s", f"{(result.cpu + proxy_cpu) / result.wall:.2f} of {os.cpu_count()}", f"{one / result.wall:.2f}x"])
+        table(["workers", "wall", "of it start-up", "requests", "requests/s", "suite CPU", "proxy CPU", "cores busy", "speed-up"], rows)
+        mock_delay = max(d for d in delay if d)
+        requests_1 = sum(c["exchanges"] for c in runs[1][1]["cells"]) if runs[1][1] else 0
+        say("  'of it start-up' = the same command with every test deselected (-k): spawn workers, import, discover models, collect.")
+        say(f"  latency alone: {requests_1} requests x mock_delay {mock_delay} s = {requests_1 * mock_delay:.0f} s sequential; "
+            f"ideal at 4 workers = start-up + (1-worker run - its start-up) / 4 = "
+            f"{startup[4].wall + (one - startup[1].wall) / 4:.1f} s -> {one / (startup[4].wall + (one - startup[1].wall) / 4):.2f}x")
         for workers in (2, 4):
             if runs[1][1] is None or runs[workers][1] is None:
                 row(f"scaling: matrix at {workers} workers equals 1 worker", "no matrix", "equal", False)
