@@ -69,7 +69,16 @@ def before_record_response(secrets: list[str]) -> Callable:
     return hook
 
 
-def _parsed(body: Any) -> Any:
+_BOUNDARY = re.compile(r"boundary=\"?([^\";]+)")
+
+
+def canonical_body(body: Any, content_type: str = "") -> Any:
+    """A request body as replay compares it: JSON parsed (key order and spacing ignored), a multipart
+    body with its boundary replaced (so any boundary matches), anything else as it is; None when empty."""
+    found = _BOUNDARY.search(content_type)
+    if found and content_type.startswith("multipart/"):
+        raw = body if isinstance(body, bytes) else str(body or "").encode()
+        return raw.replace(found.group(1).encode(), b"<boundary>")
     if body is None or body == b"" or body == "":
         return None
     try:
@@ -78,26 +87,16 @@ def _parsed(body: Any) -> Any:
         return body
 
 
-_BOUNDARY = re.compile(r"boundary=\"?([^\";]+)")
-
-
-def _canonical_body(request) -> Any:
-    """JSON parsed; a multipart body with its boundary replaced, so any boundary matches on replay."""
-    ctype = ""
+def _content_type(request) -> str:
     for name, value in request.headers.items():
         if name.lower() == "content-type":
-            ctype = value if isinstance(value, str) else value[0]
-    found = _BOUNDARY.search(ctype)
-    if found and ctype.startswith("multipart/"):
-        body = request.body if isinstance(request.body, bytes) else str(request.body or "").encode()
-        return body.replace(found.group(1).encode(), b"<boundary>")
-    return _parsed(request.body)
+            return value if isinstance(value, str) else value[0]
+    return ""
 
 
 def json_body_matcher(r1, r2) -> None:
-    """Bodies equal as JSON (key order and spacing ignored), multipart whatever the boundary, else byte
-    for byte. VCR wants an AssertionError."""
-    b1, b2 = _canonical_body(r1), _canonical_body(r2)
+    """Bodies equal by canonical_body. VCR wants an AssertionError."""
+    b1, b2 = canonical_body(r1.body, _content_type(r1)), canonical_body(r2.body, _content_type(r2))
     assert b1 == b2, f"bodies differ: {str(b1)[:200]!r} != {str(b2)[:200]!r}"
 
 

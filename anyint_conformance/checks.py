@@ -7,13 +7,12 @@ into one of the verdicts of DESIGN.md. Every check has a test that makes it fail
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Callable
 
 from anyint_conformance.schemas import first_violation, missing_when_available
-from anyint_conformance.transport import Exchange, is_json_value
+from anyint_conformance.transport import DONE, Exchange, is_json_value
 
 
 class Verdict(str, Enum):
@@ -135,7 +134,6 @@ def response_schema(ex: Exchange, expect: Expect) -> list[Finding]:
 
 # -- streams ------------------------------------------------------------------------------------------
 
-DONE = "[DONE]"
 
 
 @check("sse_content_type")
@@ -145,21 +143,9 @@ def sse_content_type(ex: Exchange, expect: Expect) -> list[Finding]:
     return []
 
 
-def _json_events(ex: Exchange) -> list[tuple[int, object]]:
-    out = []
-    for i, event in enumerate(ex.events):
-        if event.data.strip() == DONE:
-            continue
-        try:
-            out.append((i, json.loads(event.data)))
-        except ValueError:
-            out.append((i, None))
-    return out
-
-
 @check("sse_events_json")
 def sse_events_json(ex: Exchange, expect: Expect) -> list[Finding]:
-    for i, value in _json_events(ex):
+    for i, value in ex.event_values:
         if value is None:
             return [Finding("sse_events_json", Severity.BROKEN, f"event {i} data is not JSON: {ex.events[i].data[:120]!r}", f"$events[{i}]")]
         if isinstance(value, dict) and "error" in value:
@@ -170,7 +156,7 @@ def sse_events_json(ex: Exchange, expect: Expect) -> list[Finding]:
 
 @check("sse_chunk_schema")
 def sse_chunk_schema(ex: Exchange, expect: Expect) -> list[Finding]:
-    for i, value in _json_events(ex):
+    for i, value in ex.event_values:
         if value is None or (isinstance(value, dict) and "error" in value):
             continue
         violation = first_violation(expect.chunk_schema, value)
@@ -193,7 +179,7 @@ def sse_done(ex: Exchange, expect: Expect) -> list[Finding]:
 
 @check("sse_usage_near_end")
 def sse_usage_near_end(ex: Exchange, expect: Expect) -> list[Finding]:
-    chunks = [(i, v) for i, v in _json_events(ex) if isinstance(v, dict) and "error" not in v]
+    chunks = [(i, v) for i, v in ex.event_values if isinstance(v, dict) and "error" not in v]
     with_usage = [i for i, v in chunks if isinstance(v.get("usage"), dict)]
     if not with_usage:
         return [Finding("sse_usage_near_end", Severity.WARNING, "no chunk carried usage (documented 'can arrive near the end')")]

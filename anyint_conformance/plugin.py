@@ -102,7 +102,7 @@ class State:
         self.targets = self._targets()
         self.secrets = secrets_of({**self.profiles, **{t.name: t for t in self.targets}})
         self.cells: list[Cell] = []
-        self.expectations = Expectations({} if config.getoption("--no-expectations") else Expectations.load().by_target)
+        self.expectations = Expectations({}) if config.getoption("--no-expectations") else Expectations.load()
         self._subjects: dict[str, list[Subject]] = {}
         self._clients: dict[str, httpx.Client] = {}
         self._last_request: dict[str, list[float]] = {}
@@ -541,7 +541,7 @@ class Runner:
             return
         cell.cassette = str(_shown(cassette._path))
         for index, recorded in enumerate(cassette.requests):
-            if recorded.method == cell.request["method"] and recorded.uri == cell.request["url"] and cassettes._parsed(recorded.body) == cell.request["body"]:
+            if recorded.method == cell.request["method"] and recorded.uri == cell.request["url"] and cassettes.canonical_body(recorded.body) == cell.request["body"]:
                 cell.interaction = index
                 break
 

@@ -24,6 +24,7 @@ BOUNDARY = "anyint-conformance-boundary"
 MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is not waited for, the cell is left untested
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_EVENTS = 5000
+DONE = "[DONE]"
 _NOT_JSON = object()
 
 
@@ -65,6 +66,19 @@ class Exchange:
             return json.loads(self.content)
         except ValueError:
             return _NOT_JSON
+
+    @cached_property
+    def event_values(self) -> list[tuple[int, Any]]:
+        """(index, parsed JSON or None when not JSON) for every event but [DONE]: parsed once for all checks."""
+        out = []
+        for i, event in enumerate(self.events):
+            if event.data.strip() == DONE:
+                continue
+            try:
+                out.append((i, json.loads(event.data)))
+            except ValueError:
+                out.append((i, None))
+        return out
 
     def snippet(self, limit: int = 300) -> str:
         text = self.text.strip().replace("\n", " ")

@@ -60,18 +60,19 @@ def test_when_available_fields_are_optional_and_reported_missing():
     assert missing_when_available("chat.response", body) == ["$.usage.completion_tokens", "$.usage.total_tokens"]
 
 
-def test_unknown_wording_is_an_error_not_a_guess(tmp_path):
-    (tmp_path / "t.yaml").write_text(
-        "page: p\ntables:\n  - table: T\n    kind: request\n    schema: x\n    rows:\n"
-        "      - {field: a, type: string, required: Sometimes, meaning: m}\n"
-    )
-    with pytest.raises(derive.TableError, match="required wording 'Sometimes'"):
-        derive.derive_all(tmp_path)
-    (tmp_path / "t.yaml").write_text(
-        "page: p\ntables:\n  - table: T\n    kind: request\n    schema: x\n    rows:\n"
-        "      - {field: a, type: text, required: 'Yes', meaning: m}\n"
-    )
-    with pytest.raises(derive.TableError, match="unknown part 'text'"):
+@pytest.mark.parametrize(
+    "row, error",
+    [
+        ("{field: a, type: string, required: Sometimes, meaning: m}", "required wording 'Sometimes'"),
+        ("{field: a, type: text, required: 'Yes', meaning: m}", "unknown part 'text'"),
+        ("{field: a, inferred: {required: true, why: w}}", "no type on the page and no inferred.type"),
+        ("{field: a, inferred: {type: string, why: w}}", "no required wording on the page and no inferred.required"),
+    ],
+    ids=["unknown required wording", "unknown type", "no type at all", "no required at all"],
+)
+def test_wording_without_a_mapping_is_an_error_not_a_guess(tmp_path, row, error):
+    (tmp_path / "t.yaml").write_text(f"page: p\ntables:\n  - table: T\n    kind: request\n    schema: x\n    rows:\n      - {row}\n")
+    with pytest.raises(derive.TableError, match=error):
         derive.derive_all(tmp_path)
 
 
@@ -139,21 +140,6 @@ def test_file_type_word_is_a_binary_string(tmp_path):
         file_prop = load_schemas()[sid]["properties"]["file"]
         assert (file_prop["type"], file_prop["format"]) == ("string", "binary")
         assert "file" in load_schemas()[sid]["required"]
-
-
-def test_missing_type_or_required_wording_needs_an_inferred_value(tmp_path):
-    (tmp_path / "t.yaml").write_text(
-        "page: p\ntables:\n  - table: T\n    kind: request\n    schema: x\n    rows:\n"
-        "      - {field: a, inferred: {required: true, why: w}}\n"
-    )
-    with pytest.raises(derive.TableError, match="no type on the page and no inferred.type"):
-        derive.derive_all(tmp_path)
-    (tmp_path / "t.yaml").write_text(
-        "page: p\ntables:\n  - table: T\n    kind: request\n    schema: x\n    rows:\n"
-        "      - {field: a, inferred: {type: string, why: w}}\n"
-    )
-    with pytest.raises(derive.TableError, match="no required wording on the page and no inferred.required"):
-        derive.derive_all(tmp_path)
 
 
 def test_embeddings_usage_is_when_returned():
