@@ -1,14 +1,19 @@
 #!/usr/bin/env bash
 # Real OpenAI-compatible servers on loopback, used as live targets by anyint-conformance.
 #
-#   targets/local.sh {install|start|stop|status|env} [llamacpp|litellm|all]   (default: all)
+#   targets/local.sh {install|start|stop|status|env} [llamacpp|litellm|stateful|all]   (default: all)
 #
 #   llamacpp  llama-cpp-python server + Gemma 3 270M (Q4_K_M)   http://127.0.0.1:18080/v1
 #   litellm   LiteLLM proxy with mock / dead / llama-backed models (targets/litellm.yaml)
 #                                                               http://127.0.0.1:14000/v1
+#   stateful  the stateful OpenAI routes with real state: targets/stateful_server.py (assistants,
+#             threads, messages, runs from openai-responses) in front of aimock (files, batches,
+#             videos, chat, embeddings, images, audio, moderations; targets/aimock-fixtures.json)
+#                                                               http://127.0.0.1:14200/v1
+#             (aimock itself: 127.0.0.1:14201, pid file stateful-aimock.pid; no auth, no key)
 #
-# Everything created lives under $ROOT/.targets (git-ignored): venvs, model, keys, logs, pid files.
-# Keys are generated on first use into .targets/keys.env;  eval "$(targets/local.sh env)"
+# Everything created lives under $ROOT/.targets (git-ignored): venvs, node_modules, model, keys, logs,
+# pid files. Keys are generated on first use into .targets/keys.env;  eval "$(targets/local.sh env)"
 # Servers are stopped only by the PID recorded in .targets/<name>.pid.
 set -euo pipefail
 
@@ -29,11 +34,23 @@ LITELLM_PORT=14000
 LITELLM_VERSION=1.103.7
 PRISMA_VERSION=0.15.0   # the version pip resolved for 'prisma>=0.11,<1' next to litellm 1.103.7
 
+STATEFUL_PORT=14200          # the adapter: the target's base URL
+STATEFUL_AIMOCK_PORT=14201   # aimock behind it
+AIMOCK_VERSION=1.43.0        # npm @copilotkit/aimock (no dependencies; needs Node >= 20.15)
+AIMOCK_CLI="$T/aimock/node_modules/@copilotkit/aimock/dist/cli.js"
+AIMOCK_FIXTURES="$ROOT/targets/aimock-fixtures.json"
+STATEFUL_SERVER="$ROOT/targets/stateful_server.py"
+STATEFUL_REQUIREMENTS="$ROOT/targets/stateful-requirements.txt"   # openai-responses 0.13.1, every dependency pinned
+
 log() { printf '[targets] %s\n' "$*" >&2; }
 
-port_of() { case "$1" in llamacpp) echo "$LLAMACPP_PORT" ;; litellm) echo "$LITELLM_PORT" ;; esac; }
+# stateful-aimock is not a target of its own: `stateful` starts it first and stops it last.
+port_of() { case "$1" in llamacpp) echo "$LLAMACPP_PORT" ;; litellm) echo "$LITELLM_PORT" ;;
+  stateful) echo "$STATEFUL_PORT" ;; stateful-aimock) echo "$STATEFUL_AIMOCK_PORT" ;; esac; }
 # A substring of /proc/PID/cmdline that proves the PID is still our server (guards against PID reuse).
-marker_of() { case "$1" in llamacpp) echo "llama_cpp.server" ;; litellm) echo "litellm" ;; esac; }
+marker_of() { case "$1" in llamacpp) echo "llama_cpp.server" ;; litellm) echo "litellm" ;;
+  stateful) echo "targets/stateful_server.py" ;; stateful-aimock) echo "@copilotkit/aimock/dist/cli.js" ;; esac; }
+# (none for stateful: both of its backends ignore keys)
 key_var_of() { case "$1" in llamacpp) echo LLAMACPP_API_KEY ;; litellm) echo LITELLM_MASTER_KEY ;; esac; }
 
 # ---------------------------------------------------------------- install
@@ -94,6 +111,36 @@ install_litellm() {
   fi
 }
 
+# version_of_aimock: the installed @copilotkit/aimock version, empty when absent
+version_of_aimock() {
+  local pj="$T/aimock/node_modules/@copilotkit/aimock/package.json"
+  [[ -f "$pj" ]] || return 0
+  node -e 'console.log(JSON.parse(require("fs").readFileSync(process.argv[1], "utf8")).version)' "$pj" 2>/dev/null || true
+}
+
+install_stateful() {
+  command -v node >/dev/null && command -v npm >/dev/null \
+    && node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 15) ? 0 : 1)' \
+    || { log "stateful: aimock $AIMOCK_VERSION needs node >= 20.15 and npm on PATH"; return 1; }
+  if [[ "$(version_of_aimock)" == "$AIMOCK_VERSION" ]]; then
+    log "stateful: @copilotkit/aimock $AIMOCK_VERSION already installed"
+  else
+    log "stateful: npm install @copilotkit/aimock@$AIMOCK_VERSION into $T/aimock (~2 s)"
+    mkdir -p "$T/aimock"
+    npm install --prefix "$T/aimock" --save-exact --no-audit --no-fund --no-update-notifier --loglevel=error \
+      "@copilotkit/aimock@$AIMOCK_VERSION"
+  fi
+  venv stateful
+  local pins=()
+  mapfile -t pins < <(grep -E '^[A-Za-z0-9]' "$STATEFUL_REQUIREMENTS")
+  if pkg_ok stateful "${pins[@]}" && "$T/stateful/bin/python" -c 'import openai_responses, respx, httpx' 2>/dev/null; then
+    log "stateful: openai-responses and its pinned dependencies already installed"
+  else
+    log "stateful: installing $STATEFUL_REQUIREMENTS (openai-responses 0.13.1, ~10 s)"
+    "$T/stateful/bin/pip" install -q -r "$STATEFUL_REQUIREMENTS"
+  fi
+}
+
 # ---------------------------------------------------------------- keys
 
 randhex() { od -An -N"$1" -tx1 /dev/urandom | tr -d ' \n'; }
@@ -131,12 +178,13 @@ running() {
   echo "$pid"
 }
 
-# ready NAME: GET /v1/models with the bearer key answers 200
+# ready NAME: GET /v1/models with the bearer key (none for a target without one) answers 200
 ready() {
-  local key_var port code
+  local key_var port code auth=()
   key_var="$(key_var_of "$1")"; port="$(port_of "$1")"
+  if [[ -n "$key_var" ]]; then auth=(-H "Authorization: Bearer ${!key_var:-}"); fi
   code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
-          -H "Authorization: Bearer ${!key_var:-}" "http://$HOST:$port/v1/models" || true)"
+          ${auth[@]+"${auth[@]}"} "http://$HOST:$port/v1/models" || true)"
   [[ "$code" == 200 ]]
 }
 
@@ -221,10 +269,26 @@ start_litellm() {
     --telemetry False || return 1
 }
 
+start_stateful-aimock() {
+  [[ -f "$AIMOCK_CLI" ]] || { log "stateful: aimock not installed (run: $0 install stateful)"; return 1; }
+  # aimock answers what targets/aimock-fixtures.json scripts (chat, images, audio, videos) and keeps
+  # files / batches in memory; started with -f so it never falls back to ./fixtures.
+  launch stateful-aimock "${CLEAN_ENV[@]}" node "$AIMOCK_CLI" \
+    -h "$HOST" -p "$STATEFUL_AIMOCK_PORT" -f "$AIMOCK_FIXTURES" || return 1
+}
+
+start_stateful() {
+  [[ -x "$T/stateful/bin/python" ]] || { log "stateful: not installed (run: $0 install stateful)"; return 1; }
+  launch stateful "${CLEAN_ENV[@]}" "$T/stateful/bin/python" "$STATEFUL_SERVER" \
+    --host "$HOST" --port "$STATEFUL_PORT" --upstream "$HOST:$STATEFUL_AIMOCK_PORT" || return 1
+}
+
 do_start() {
   local name="$1" pid port
   port="$(port_of "$name")"
-  load_keys
+  # stateful is two processes: aimock first, then the adapter in front of it
+  if [[ "$name" == stateful ]]; then do_start stateful-aimock || return 1; fi
+  if [[ -n "$(key_var_of "$name")" ]]; then load_keys; fi   # (stateful has no key)
   if pid="$(running "$name")"; then
     if ready "$name"; then
       log "$name: already running (pid $pid, port $port)"
@@ -246,7 +310,12 @@ do_start() {
   wait_ready "$name"
 }
 
-do_stop() {
+do_stop() { # stateful: the adapter first, then aimock behind it
+  stop_one "$1"
+  if [[ "$1" == stateful ]]; then stop_one stateful-aimock; fi
+}
+
+stop_one() {
   local name="$1" pf pid i
   pf="$(pidfile "$name")"
   if ! pid="$(running "$name")"; then
@@ -270,25 +339,30 @@ do_stop() {
 }
 
 do_status() {
+  status_one "$1"
+  if [[ "$1" == stateful ]]; then status_one stateful-aimock; fi
+}
+
+status_one() {
   local name="$1" pid port state
   port="$(port_of "$name")"
   if pid="$(running "$name")"; then
     [[ -s "$KEYS" ]] && load_keys
     if ready "$name"; then state="running (ready)"; else state="running (not ready)"; fi
-    printf '%-9s %-20s pid %-8s http://%s:%s/v1\n' "$name" "$state" "$pid" "$HOST" "$port"
+    printf '%-15s %-20s pid %-8s http://%s:%s/v1\n' "$name" "$state" "$pid" "$HOST" "$port"
   else
-    printf '%-9s %-20s %-12s http://%s:%s/v1\n' "$name" "stopped" "" "$HOST" "$port"
+    printf '%-15s %-20s %-12s http://%s:%s/v1\n' "$name" "stopped" "" "$HOST" "$port"
   fi
 }
 
 # ---------------------------------------------------------------- main
 
-usage() { echo "usage: $0 {install|start|stop|status|env} [llamacpp|litellm|all]" >&2; exit 2; }
+usage() { echo "usage: $0 {install|start|stop|status|env} [llamacpp|litellm|stateful|all]" >&2; exit 2; }
 
 cmd="${1:-}"; which="${2:-all}"
 case "$which" in
-  llamacpp|litellm) names=("$which") ;;
-  all) names=(llamacpp litellm) ;;
+  llamacpp|litellm|stateful) names=("$which") ;;
+  all) names=(llamacpp litellm stateful) ;;
   *) usage ;;
 esac
 mkdir -p "$T"
@@ -298,6 +372,6 @@ case "$cmd" in
   start)   rc=0; for n in "${names[@]}"; do do_start "$n" || rc=1; done; exit "$rc" ;;
   stop)    for n in "${names[@]}"; do do_stop "$n"; done ;;
   status)  for n in "${names[@]}"; do do_status "$n"; done ;;
-  env)     ensure_keys; cat "$KEYS" ;;
+  env)     if [[ "$which" == stateful ]]; then echo "# stateful: no auth, no key"; else ensure_keys; cat "$KEYS"; fi ;;
   *) usage ;;
 esac
