@@ -1,6 +1,6 @@
 # Two commands do all set-up on a fresh machine (see README):
-#   make matrix   the main job: replay the committed cassettes, write reports/support-matrix.{json,md}
-#   make test     the project's own tests plus the same replay (what CI runs)
+#   make matrix   the main job: replay the committed cassettes, write reports/support-matrix.{json,md,html}, print the summary
+#   make test     the project's own tests plus the same replay (what CI runs); needs Chromium (see browser)
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
@@ -17,15 +17,27 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
+# the anyint-conformance command runs `pytest suites -q` with a progress bar, then prints the answer-first summary
 matrix: $(VENV)/.installed
-	$(PY) -m pytest suites -q
+	$(PY) -m anyint_conformance.cli matrix
 
 test: $(VENV)/.installed browser
 	$(PY) -m pytest -q --junitxml=reports/.scratch/junit.xml
 
-# the HTML report is checked in a real headless browser (Debian's chromium)
+# The HTML report is checked in a real headless browser: $CHROMIUM (any Chrome/Chromium executable) or
+# chromium on PATH. As root it installs Debian's chromium once; otherwise it says how, in one line.
 browser:
-	@command -v chromium >/dev/null || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
+	@if [ -n "$$CHROMIUM" ]; then \
+	  [ -x "$$CHROMIUM" ] || { echo "make: CHROMIUM=$$CHROMIUM is not an executable; point it at a Chrome or Chromium binary" >&2; exit 1; }; \
+	elif command -v chromium >/dev/null || command -v chromium-browser >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "installing Debian's chromium for the HTML report check (~75 s)"; \
+	  log=$$(mktemp); \
+	  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } >"$$log" 2>&1 \
+	    || { echo "make: apt-get could not install chromium (see $$log); install it or set CHROMIUM=/path/to/chrome" >&2; exit 1; }; \
+	else \
+	  echo "make: the HTML report check needs Chromium: sudo apt-get install chromium, or set CHROMIUM=/path/to/chrome" >&2; exit 1; \
+	fi
 
 # Live: install + start the LiteLLM proxy on loopback, run the chat suite against it without
 # writing cassettes, compare with suites/expectations/litellm.yaml, stop it by PID.
@@ -45,9 +57,11 @@ targets-start:
 targets-stop:
 	targets/local.sh stop
 
-# Re-record both local targets (they must be running: make targets-start).
+# Re-record the local targets (they must be running: make targets-start).
+RECORDED := llamacpp litellm stateful
 record: $(VENV)/.installed
-	eval "$$(targets/local.sh env)" && $(PY) -m pytest suites -q --target llamacpp --target litellm --record-mode=rewrite --no-expectations; \
+	rm -rf $(addprefix cassettes/,$(RECORDED))  # a complete re-recording: no cassette of an older suite survives (git restores them)
+	eval "$$(targets/local.sh env)" && $(PY) -m pytest suites -q $(addprefix --target ,$(RECORDED)) --record-mode=rewrite --no-expectations; \
 	$(PY) -m pytest suites -q --no-expectations
 
 # Benchmarks, on demand (not a test): replay speed vs bare VCR.py, validation throughput, live cost per

@@ -7,7 +7,6 @@ even when a server echoes it back.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import re
 from pathlib import Path
@@ -15,10 +14,11 @@ from typing import Any, Callable
 
 import yaml
 
+from anyint_conformance.verdicts import REDACTED
+
 ROOT = Path(__file__).resolve().parent.parent
 CASSETTES_DIR = ROOT / "cassettes"
 MANIFEST = "target.yaml"
-REDACTED = "<REDACTED>"
 SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie", "x-litellm-key")
 MATCH_ON = ("method", "scheme", "host", "port", "path", "query", "json_body")
 
@@ -72,6 +72,22 @@ def before_record_response(secrets: list[str]) -> Callable:
 _BOUNDARY = re.compile(r"boundary=\"?([^\";]+)")
 
 
+def form_fields(body: bytes) -> dict:
+    """A canonical multipart body (boundary replaced) as {field: value}, files as "<N bytes name>": for
+    saying which field of an upload differs."""
+    fields = {}
+    for part in body.split(b"--<boundary>"):
+        head, _, value = part.partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]*)"', head)
+        if not name:
+            continue
+        filename = re.search(rb'filename="([^"]*)"', head)
+        value = value.removesuffix(b"\r\n")
+        key = name.group(1).decode("utf-8", "replace")
+        fields[key] = f"<{len(value)} bytes {filename.group(1).decode('utf-8', 'replace')}>" if filename else value.decode("utf-8", "replace")
+    return fields
+
+
 def canonical_body(body: Any, content_type: str = "") -> Any:
     """A request body as replay compares it: JSON parsed (key order and spacing ignored), a multipart
     body with its boundary replaced (so any boundary matches), anything else as it is; None when empty."""
@@ -107,16 +123,122 @@ def register(vcr) -> None:
 def vcr_config(secrets: list[str], recording: bool = True) -> dict:
     if not recording and not secrets:
         # replaying with no key to scrub: the hooks can change nothing, and VCR.py runs them on every comparison
-        return {"match_on": MATCH_ON, "allow_playback_repeats": True, "decode_compressed_response": True}
+        return {"match_on": MATCH_ON, "allow_playback_repeats": False, "decode_compressed_response": True}
     return {
         "filter_headers": list(SECRET_HEADERS),
         "before_record_request": before_record_request(secrets),
         "before_record_response": before_record_response(secrets),
         "match_on": MATCH_ON,
         # Hypothesis examples repeat early on; the same request may be answered twice from one recording.
-        "allow_playback_repeats": True,
+        "allow_playback_repeats": False,
         "decode_compressed_response": True,
     }
+
+
+class InteractionTracker:
+    """Which interaction of the current cassette answered each request: the one whose play count rose
+    (replay), or the one just appended (recording). Used as an httpx response hook, it tags the request
+    so the exchange can cite `cassette #index` as its evidence, whatever its body looks like."""
+
+    KEY = "anyint.interaction"
+
+    def __init__(self) -> None:
+        self.cassette = None
+        self._counts: dict[int, int] = {}
+        self._length = 0
+
+    def use(self, cassette) -> None:
+        self.cassette = cassette
+        self._snapshot()
+
+    def _snapshot(self) -> None:
+        if self.cassette is not None:
+            self._counts = dict(self.cassette.play_counts)
+            self._length = len(self.cassette.data)
+
+    def __call__(self, response) -> None:
+        if self.cassette is None:
+            return
+        index = None
+        if len(self.cassette.data) > self._length:
+            index = len(self.cassette.data) - 1
+        else:
+            index = next((i for i, n in self.cassette.play_counts.items() if n > self._counts.get(i, 0)), None)
+        self._snapshot()
+        if index is not None:
+            response.request.extensions[self.KEY] = index
+
+
+def record_failure(cassette, request, kind: str, error: str) -> int | None:
+    """Write a transport failure (no answer to record) into the cassette being recorded, as a 599 answer
+    whose header names the error; replay turns it back into the error (transport.TRANSPORT_ERROR).
+    Returns the interaction's index."""
+    from vcr.request import Request
+
+    from anyint_conformance.transport import TRANSPORT_ERROR
+
+    try:
+        content = request.read()  # a multipart body is a stream until read
+    except Exception:  # noqa: BLE001 - a body that cannot be read again is recorded without it
+        content = None
+    recorded = Request(request.method, str(request.url), content or None, {k: v for k, v in request.headers.items()})
+    before = len(cassette.data)
+    cassette.append(recorded, {
+        "status": {"code": 599, "message": "anyint-conformance: no answer (transport failure)"},
+        "headers": {TRANSPORT_ERROR: [f"{kind}: {error}"], "content-type": ["text/plain"]},
+        "body": {"string": b""},
+    })
+    return before if len(cassette.data) > before else None
+
+
+def describe_miss(cassette, failed_request, secrets: list[str]) -> str:
+    """Where a request that has no recording differs from the closest recorded one (same method and path):
+    the first JSON path whose values differ, both values shown, secrets removed."""
+    failed = canonical_body(failed_request.body, _content_type(failed_request))
+    candidates = [r for r in getattr(cassette, "requests", []) if r.method == failed_request.method and r.path == failed_request.path]
+    if not candidates:
+        recorded = sorted({f"{r.method} {r.path}" for r in getattr(cassette, "requests", [])})
+        return f"nothing recorded for {failed_request.method} {failed_request.path}" + (f" (the cassette has: {', '.join(recorded[:5])})" if recorded else " (the cassette is empty)")
+    best = None
+    for index, recorded in enumerate(getattr(cassette, "requests", [])):
+        if recorded not in candidates:
+            continue
+        was = canonical_body(recorded.body, _content_type(recorded))
+        diff = _first_difference(form_fields(was) if isinstance(was, bytes) else was, form_fields(failed) if isinstance(failed, bytes) else failed, "$")
+        if diff is None:
+            return f"the body matches interaction #{index} but another part of the request differs (query or host)"
+        if best is None or len(diff[0]) > len(best[1][0]):  # the deepest difference: the closest recording
+            best = (index, diff)
+    index, (path, was, now) = best
+    return scrub_text(f"closest recording is interaction #{index}; at {path} it has {was} and this request has {now}", secrets)
+
+
+_MISSING = object()
+
+
+def _first_difference(a: Any, b: Any, path: str):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a.keys(), *[k for k in b if k not in a]]:
+            found = _first_difference(a.get(key, _MISSING), b.get(key, _MISSING), f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i in range(max(len(a), len(b))):
+            found = _first_difference(a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if a == b:
+        return None
+    return path, _short(a), _short(b)
+
+
+def _short(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
+    text = json.dumps(value) if not isinstance(value, bytes) else repr(value[:80])
+    return text if len(text) <= 80 else text[:80] + "…"
 
 
 def recorded_targets(base: Path = CASSETTES_DIR) -> list[str]:
@@ -135,16 +257,25 @@ def read_manifest(target_dir: Path) -> dict:
     return data
 
 
-def write_manifest(target_dir: Path, target: str, base_url: str, describes: str, suite_version: str) -> Path:
+def write_manifest(target_dir: Path, target: str, base_url: str, describes: str, suite_version: str, recorded_at: str, cassettes: list[str] = ()) -> Path:
+    """Say what answered and when. `cassettes` (paths relative to the target's folder) were written by this
+    run at `recorded_at`; the times of cassettes it did not touch are kept, so every cell can say when
+    its own evidence was recorded."""
     path = target_dir / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        earlier = read_manifest(target_dir).get("recordings") or {}
+    except ValueError:
+        earlier = {}
+    recordings = {**earlier, **{name: recorded_at for name in cassettes}}
     data = {
         "target": target,
         "base_url": base_url,
         "describes": describes,
-        "recorded_at": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "recorded_at": recorded_at,
         "recorded_with": f"anyint-conformance {suite_version}",
         "note": "Recorded live by the suite against this target; key values are scrubbed. Re-record with --record-mode=rewrite.",
+        "recordings": dict(sorted(recordings.items())),
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -1,8 +1,9 @@
-"""One matrix cell (target x model x route [x parameter]): probe first, Hypothesis examples only if supported.
+"""One matrix cell (target x model x route [x parameter]): probe first, examples only if supported.
 
 No pytest and no cassettes here: the plugin supplies an httpx client (recording, replaying or live)
-and receives a `Cell`. Cost rule: one minimal probe settles an unsupported or broken cell; the
-generated examples run only behind a supported probe.
+and receives a `Cell`. Cost rule: one minimal probe settles an unsupported or broken cell; the page's
+examples and the generated ones run only behind a supported probe. What the answer must be comes from
+the operation (`Expect.for_request`): the request picks it (stream, encoding_format, response_format).
 """
 
 from __future__ import annotations
@@ -13,19 +14,9 @@ from typing import Any, Callable
 import httpx
 
 from anyint_conformance import generate
-from anyint_conformance.checks import (
-    EFFECTS,
-    Assessment,
-    Expect,
-    Finding,
-    Severity,
-    Unobservable,
-    Verdict,
-    assess,
-    assess_rejection,
-    worst,
-)
+from anyint_conformance.checks import EFFECTS, Assessment, Expect, Unobservable, assess, assess_rejection, credential_reflected
 from anyint_conformance.transport import NO_RETRY, Exchange, RetryPolicy, send
+from anyint_conformance.verdicts import Finding, Provenance, Severity, Verdict, worst
 
 
 @dataclass
@@ -37,24 +28,41 @@ class Cell:
     verdict: str
     reason: str
     status: int | None = None
-    violation: dict | None = None  # first broken / non-conforming finding, with its JSON path
-    warnings: list[dict] = field(default_factory=list)
+    violation: dict | None = None  # first finding that decided the verdict, with its JSON path and provenance
+    warnings: list[dict] = field(default_factory=list)  # what decides nothing (upstream rules outside --strict)
     notes: list[dict] = field(default_factory=list)
     request: dict | None = None  # the deciding request (secrets are scrubbed when reports are written)
     exchanges: int = 0  # requests sent for this cell
-    examples: int = 0  # generated examples among them
+    examples: int = 0  # page and generated examples among them
     test: str | None = None  # pytest node id
     cassette: str | None = None  # where the evidence sits, when recorded or replayed
     interaction: int | None = None  # index of the deciding request in that cassette
-    kind: str = "route"  # route | parameter | negative | auth
-    security: bool = False  # an auth cell answered without valid credentials
+    kind: str = "route"  # route | parameter | negative | auth | lifecycle
+    security: bool = False  # answered without valid credentials, or carried the caller's key back
+    family: str | None = None  # the route family (families.FAMILIES) of the summary
+    observed_at: str | None = None  # when it was observed (the recording's time on replay)
+    strict: bool = False  # judged with upstream rules deciding too
 
     @property
     def key(self) -> tuple:
         return (self.target, self.model or "", self.route, self.parameter or "")
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        out = asdict(self)
+        if not out["strict"]:
+            del out["strict"]  # the default rule set: present only when strict, so default matrices stay as they were
+        return out
+
+
+@dataclass(frozen=True)
+class Judging:
+    """How exchanges are judged and sent: the rule set, what counts as a leaked secret, the bounds."""
+
+    strict: bool = False
+    secrets: tuple[str, ...] = ()
+    timeout: float = 60.0
+    retry: RetryPolicy = NO_RETRY
+    token_cap: int = 16
 
 
 @dataclass(frozen=True)
@@ -63,13 +71,12 @@ class CellSpec:
 
     operation: dict
     probe: dict  # a minimal valid body, model excluded
-    expect: Expect
     parameter: str | None = None
     pinned: dict = field(default_factory=dict)  # fields fixed for probe and examples (e.g. stream)
     overlay: dict | None = None
     kind: str = "route"  # route | parameter
     effect: str | None = None  # a checks.EFFECTS name: the observable effect the docs promise
-    generate: bool = True  # run Hypothesis examples behind a supported probe
+    generate: bool = True  # send the page's examples and Hypothesis examples behind a supported probe
     files: dict | None = None  # multipart uploads {field: (filename, bytes, content type)}; body = form fields
 
     @property
@@ -78,13 +85,31 @@ class CellSpec:
 
     def capped(self, cap: int) -> "CellSpec":
         """The spec with max_tokens bounded by `cap` in the probe and in the schema examples are drawn from."""
-        probe, overlay = self.probe, self.overlay
-        if "max_tokens" in probe:
-            probe = {**probe, "max_tokens": min(probe["max_tokens"], cap)}
+        probe, overlay = generate.cap_tokens(self.probe, cap), self.overlay
         if overlay and "max_tokens" in overlay.get("properties", {}):
             bound = overlay["properties"]["max_tokens"]
             overlay = generate.merge_patch(overlay, {"properties": {"max_tokens": {"maximum": min(bound.get("maximum", cap), cap), "minimum": min(bound.get("minimum", 1), cap)}}})
         return replace(self, probe=probe, overlay=overlay)
+
+    def bodies(self, model: str | None, examples: int, seed: int, cap: int) -> tuple[dict, list[dict]]:
+        """The probe, and the bodies sent behind a supported probe: the page's examples, then `examples`
+        drawn ones. None of it depends on the target, and the model only where it is pinned."""
+        pinned = {**({"model": model} if model is not None else {}), **self.pinned}
+        probe = {**self.probe, **pinned}
+        uploads = {name: "<binary>" for name in self.files or {}}  # what the schema sees of a file field
+        generate.check_request(self.operation, {**probe, **uploads})
+        if not self.generate:
+            return probe, []
+        overlay = generate.without_capabilities(self.operation, self.overlay, probe)
+        page = generate.explicit_bodies(self.operation, overlay, self.probe, pinned, cap, uploads)
+        drawn = generate.draw_bodies(self.operation, overlay, pinned, examples, generate.cell_seed(self.route, self.parameter or "", base=seed), uploads)
+        seen, out = set(), []
+        for body in [*page, *drawn]:
+            key = repr(sorted(body.items()))
+            if key not in seen and body != probe:
+                seen.add(key)
+                out.append(body)
+        return probe, out
 
 
 def run_cell(
@@ -96,31 +121,26 @@ def run_cell(
     model: str,
     examples: int,
     seed: int,
-    timeout: float,
-    retry: RetryPolicy = NO_RETRY,
+    judging: Judging = Judging(),
     on_exchange: Callable[[Exchange], None] | None = None,
 ) -> Cell:
-    pinned = {"model": model, **spec.pinned}
-    probe_body = {**spec.probe, **pinned}
-    uploads = {name: "<binary>" for name in spec.files or {}}  # what the schema sees of a file field
-    generate.check_request(spec.operation, {**probe_body, **uploads})
+    spec = spec.capped(judging.token_cap)
+    probe_body, later = spec.bodies(model, examples, seed, judging.token_cap)
 
     def exchange(body: dict) -> tuple[Exchange, Assessment]:
-        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=timeout, retry=retry, files=spec.files)
+        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=judging.timeout, retry=judging.retry, files=spec.files)
         if on_exchange:
             on_exchange(ex)
-        return ex, assess(ex, spec.expect)
+        return ex, judge(ex, Expect.for_request(spec.operation, body), judging)
 
     results = [exchange(probe_body)]
-    if spec.effect and results[0][1].verdict is Verdict.SUPPORTED:
-        results[0] = (results[0][0], _with_effect(spec.effect, probe_body, *results[0]))
-    drawn = 0
-    if spec.generate and results[0][1].verdict is Verdict.SUPPORTED:
-        bodies = generate.draw_bodies(
-            spec.operation, spec.overlay, pinned, examples, generate.cell_seed(target, model, spec.route, spec.parameter or "", base=seed), uploads
-        )
-        drawn = len(bodies)
-        results += [_as_example(*exchange(body)) for body in bodies]
+    if spec.kind == "parameter" and results[0][1].verdict is Verdict.SUPPORTED:
+        results[0] = (results[0][0], with_effect(spec.effect, probe_body, *results[0]))
+    sent = 0
+    if results[0][1].verdict is Verdict.SUPPORTED:
+        for body in later:
+            results.append(_as_example(*exchange(body)))
+            sent += 1
     decided_ex, decided = _deciding(results)
     return Cell(
         target=target,
@@ -135,22 +155,40 @@ def run_cell(
         notes=_unique(f.to_dict() for _, a in results for f in a.notes),
         request={"method": decided_ex.method, "url": decided_ex.url, "body": decided_ex.body},
         exchanges=sum(ex.attempts for ex, _ in results),  # retried 429s count: each is a request sent
-        examples=drawn,
+        examples=sent,
         kind=spec.kind,
+        security=any(f.check == "credential_reflected" for _, a in results for f in a.findings),
+        strict=judging.strict,
+        interaction=decided_ex.interaction,
     )
 
 
-def _with_effect(name: str, body: dict, ex: Exchange, result: Assessment) -> Assessment:
-    """Accepted and conforming: is the parameter's documented effect observable in the answer?"""
+def judge(ex: Exchange, expect: Expect, judging: Judging) -> Assessment:
+    """assess(), plus the security check every answer gets: the caller's key must not come back."""
+    result = assess(ex, expect, judging.strict)
+    leaked = credential_reflected(ex, judging.secrets)
+    if leaked:
+        result.findings = [*leaked, *result.findings]
+        if result.verdict in (Verdict.SUPPORTED, Verdict.UNVERIFIED, Verdict.IGNORED):
+            result.verdict, result.reason = Verdict.NONCONFORMING, f"HTTP {ex.status}, {leaked[0].message}"
+    return result
+
+
+def with_effect(name: str | None, body: dict, ex: Exchange, result: Assessment) -> Assessment:
+    """Accepted and conforming: was the parameter's documented effect observed on the answer? Supported
+    means observed; without an effect check, or when this answer cannot show it, the cell is unverified."""
+    if name is None:
+        finding = Finding("effect", Severity.WARNING, "accepted and conforming; no check can observe this parameter's effect", provenance=Provenance.DOCUMENTED)
+        return Assessment(Verdict.UNVERIFIED, f"{result.reason}; effect not verified (no effect check for this parameter)", [*result.findings, finding], result.strict)
     try:
         ignored = EFFECTS[name](body, ex)
     except Unobservable as why:
         finding = Finding(name, Severity.WARNING, f"effect not observable: {why}")
-        return Assessment(result.verdict, result.reason, [*result.findings, finding])
+        return Assessment(Verdict.UNVERIFIED, f"{result.reason}; effect not verified: {why}", [*result.findings, finding], result.strict)
     if ignored:
         finding = Finding(name, Severity.NOTE, f"accepted but ignored: {ignored}")
-        return Assessment(Verdict.IGNORED, finding.message, [*result.findings, finding])
-    return Assessment(result.verdict, f"{result.reason}; effect observed ({name})", result.findings)
+        return Assessment(Verdict.IGNORED, finding.message, [*result.findings, finding], result.strict)
+    return Assessment(result.verdict, f"{result.reason}; effect observed ({name})", result.findings, result.strict)
 
 
 @dataclass(frozen=True)
@@ -158,6 +196,7 @@ class Rejection:
     """One request that the contract says must be refused (a negative or an auth case)."""
 
     name: str
+    rule: Finding  # why it must be refused, with the rule's provenance (documented / upstream)
     body: Any = None  # JSON body, or None with `content`
     content: bytes | None = None  # raw bytes (malformed JSON)
     headers: dict = field(default_factory=dict)
@@ -171,16 +210,16 @@ def run_rejection_cell(
     method: str,
     url: str,
     case: Rejection,
-    expect: Expect,
     *,
     target: str,
     model: str | None,
     route: str,
-    timeout: float,
-    retry: RetryPolicy = NO_RETRY,
+    judging: Judging = Judging(),
 ) -> Cell:
-    ex = send(client, method, url, case.body, content=case.content, headers=case.headers, timeout=timeout, retry=retry)
-    result = assess_rejection(ex, expect, case.statuses, auth=case.auth)
+    body = generate.cap_tokens(case.body, judging.token_cap)
+    ex = send(client, method, url, body, content=case.content, headers=case.headers, timeout=judging.timeout, retry=judging.retry)
+    result = assess_rejection(ex, Expect(), case.rule, case.statuses, auth=case.auth, strict=judging.strict)
+    leaked = credential_reflected(ex, judging.secrets)
     request = {"method": method, "url": url, "body": ex.body}
     if case.shown:
         request["credentials"] = case.shown
@@ -193,19 +232,23 @@ def run_rejection_cell(
         reason=result.reason,
         status=ex.status,
         violation=result.first_violation.to_dict() if result.first_violation else None,
+        warnings=[f.to_dict() for f in [*leaked, *result.warnings]],
         notes=[f.to_dict() for f in result.notes],
         request=request,
         exchanges=ex.attempts,
         kind="auth" if case.auth else "negative",
-        security=case.auth and result.verdict is Verdict.ACCEPTED,
+        security=bool(leaked) or (case.auth and result.verdict is Verdict.ACCEPTED),
+        strict=judging.strict,
+        interaction=ex.interaction,
     )
 
 
 def _as_example(ex: Exchange, result: Assessment) -> tuple[Exchange, Assessment]:
-    """Behind a supported probe, a refusal of a schema-valid generated body is a contract deviation."""
+    """Behind a supported probe, a refusal of a schema-valid example is a contract deviation."""
     if result.verdict is Verdict.UNSUPPORTED:
-        finding = Finding("valid_request_accepted", Severity.NONCONFORMING, f"refused a request the documented schema allows: {result.reason}")
-        return ex, Assessment(Verdict.NONCONFORMING, finding.message, [finding, *result.findings])
+        finding = Finding("valid_request_accepted", Severity.NONCONFORMING, f"refused a request the documented schema allows: {result.reason}",
+                          rule="the request is valid against the documented request schema (and upstream's)")
+        return ex, Assessment(Verdict.NONCONFORMING, finding.message, [finding, *result.findings], result.strict)
     return ex, result
 
 

@@ -13,25 +13,70 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import unicodedata
 from pathlib import Path
 
-from anyint_conformance import html, matrix
+from anyint_conformance import matrix, report
+from anyint_conformance.families import FAMILIES, TARGET_WIDE
+from anyint_conformance.targets import TargetError, load_profiles
 
 ROOT = Path(__file__).resolve().parent.parent
 SUITES = ROOT / "suites"
 PROGRESS_ENV = "ANYINT_CONFORMANCE_PROGRESS_FD"
-VERDICTS = html.VERDICTS
+
+
+def _checked(kind):
+    """An argparse type that checks the value but keeps the text, so pytest gets exactly what was typed."""
+    def check(text: str) -> str:
+        kind(text)
+        return text
+    check.__name__ = kind.__name__  # argparse names the type in its error: "invalid int value"
+    return check
+
+
+# The pytest plugin's options (plugin.pytest_addoption; --record-mode and --disable-recording are
+# pytest-recording's): flag, metavar (None: a switch), type, help, the default the plugin applies.
+# argparse's own default stays None and only what was given is forwarded: the plugin decides defaults.
+RUN_OPTIONS = (
+    ("--target", "NAME", None, "target profile from targets.yaml (repeatable)", "replay: every target with cassettes; live: anyint"),
+    ("--model", "ID", None, "model to test (repeatable; target:id for one target's)", "every model GET /models lists"),
+    ("--base-url", "URL", None, "any OpenAI-compatible base URL to test instead of a profile", "none"),
+    ("--key-env", "VAR", None, "with --base-url: the environment variable that holds the key", "none: no key sent"),
+    ("--target-name", "NAME", None, "with --base-url: the name for cassettes and reports", "from the URL's host"),
+    ("--examples", "N", int, "Hypothesis examples per route cell, only behind a supported probe", "4"),
+    ("--token-cap", "N", int, "upper bound of max_tokens in every probe and generated body", "16"),
+    ("--max-requests", "N", int, "request budget: after N requests the rest of the run is untested", "no limit"),
+    ("--budget", "AMOUNT", float, "spend budget: stop sending once the cost estimated with --prices reaches AMOUNT; the rest is untested", "no limit"),
+    ("--prices", "FILE", None, "per-model prices that --budget estimates the cost with", "none"),
+    ("--concurrency", "N", int, "requests in flight at once", "1"),
+    ("--rps", "R", float, "requests per second per target, shared by xdist workers", "unlimited"),
+    ("--retries", "N", int, "retries of a 429, honouring Retry-After up to 30 s (replay never waits)", "2"),
+    ("--poll-timeout", "S", float, "seconds a run / batch / video may take to finish", "60"),
+    ("--request-timeout", "S", float, "seconds per request", "60"),
+    ("--seed", "N", int, "base seed; changing it changes every generated request", "0"),
+    ("--declarations", "FILE", None, "a catalogue export (model -> routes, parameters) to confront with what was observed", "none: only what GET /models declares"),
+    ("--strict", None, None, "upstream OpenAI rules decide verdicts too", "off: only the pages and the official SDK decide"),
+    ("--no-expectations", None, None, "ignore suites/expectations/: judge every cell by the default rules", "off"),
+    ("--report-dir", "DIR", None, "where support-matrix.{json,md,html} are written", "reports/"),
+    ("--cassette-dir", "DIR", None, "root of the cassettes, one folder per target", "cassettes/"),
+    ("--record-mode", "MODE", None, "pytest-recording: once | new_episodes | all | rewrite (live, recorded) or none", "none: replay"),
+    ("--disable-recording", None, None, "live, nothing recorded", "off: replay"),
+)
+REPEATABLE = ("--target", "--model")
+# the command's name -> the plugin's (pytest itself owns --strict)
+PYTEST_FLAG = {"--strict": "--strict-upstream"}
 
 EPILOG = """\
 exit codes:
   0  every cell as expected (matrix) / success
   1  conformance failures: a cell broke or drifted from suites/expectations (matrix);
      a cell that held (supported, or a bad request rejected as documented) was lost (diff --fail-on-lost)
-  2  usage error or bad input: unknown option, missing file, not a matrix, conflicting shards
+  2  usage error or bad input: unknown option or target, missing file, not a matrix, conflicting shards
   3  internal or setup error: pytest was interrupted, crashed, refused its options or collected nothing
-  plan returns pytest's own exit code.
+  plan returns pytest's own exit code once its options and targets are valid.
 
-matrix and plan pass every other argument to pytest, e.g.
+matrix and plan forward the options above only when given (the defaults shown are the plugin's)
+and pass every other argument to pytest, e.g.
   anyint-conformance matrix --target litellm -k stream
   anyint-conformance matrix --record-mode=once --model gpt-4o-mini
 Relative paths in them are relative to the current directory.
@@ -62,13 +107,23 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    def command(name: str, run, help: str) -> argparse.ArgumentParser:
-        p = sub.add_parser(name, help=help, description=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter)
+    def command(name: str, run, help: str, **kwargs) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help, description=help, epilog=EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
         p.set_defaults(run=run)
         return p
 
-    command("matrix", cmd_matrix, "run the suites (pytest suites -q [pytest args]) and summarise the matrix written")
-    command("plan", cmd_plan, "print what a run would test (pytest suites --anyint-plan [pytest args]); nothing live")
+    for name, run, help in (
+        ("matrix", cmd_matrix, "run the suites (pytest suites -q [options] [pytest args]) and summarise the matrix written"),
+        ("plan", cmd_plan, "print what a run would test (pytest suites --anyint-plan [options] [pytest args]); nothing live"),
+    ):
+        # no abbreviations: a pytest option such as --rec must reach pytest, not become --record-mode
+        p = command(name, run, help, allow_abbrev=False)
+        for flag, metavar, kind, text, default in RUN_OPTIONS:
+            if metavar is None:
+                p.add_argument(flag, action="store_true", default=None, help=f"{text} (default: {default})")
+            else:
+                p.add_argument(flag, metavar=metavar, type=_checked(kind) if kind else None, action="append" if flag in REPEATABLE else None,
+                               help=f"{text} (default: {default})")
     p = command("diff", cmd_diff, "show cells gained, lost and changed between two matrices")
     p.add_argument("before", metavar="BEFORE.json")
     p.add_argument("after", metavar="AFTER.json")
@@ -104,34 +159,64 @@ def cmd_render(args, _extra) -> int:
     return 0
 
 
-def cmd_plan(_args, extra) -> int:
-    return subprocess.call([sys.executable, "-m", "pytest", str(SUITES), "--anyint-plan", *extra])
+def _forwarded(args) -> list[str]:
+    """The run options that were given, as pytest arguments, in the order of RUN_OPTIONS."""
+    out = []
+    for flag, metavar, *_ in RUN_OPTIONS:
+        value = getattr(args, flag[2:].replace("-", "_"))
+        if value is None or value is False:
+            continue
+        name = PYTEST_FLAG.get(flag, flag)
+        if metavar is None:
+            out.append(name)
+        else:
+            for v in value if isinstance(value, list) else [value]:
+                out += [name, v]
+    return out
 
 
-def cmd_matrix(_args, extra) -> int:
-    report = _report_dir(extra) / "support-matrix.json"
-    before = report.stat().st_mtime_ns if report.exists() else None
+def _unknown_targets(args) -> str | None:
+    """Checked before pytest starts, so an unknown name is a usage error (2), not pytest's 4 or 3."""
+    if not args.target:
+        return None
+    try:
+        profiles = load_profiles()
+    except TargetError as exc:
+        return str(exc)
+    unknown = [t for t in args.target if t not in profiles]
+    if unknown:
+        return f"unknown target(s) {', '.join(unknown)}; profiles in targets.yaml: {', '.join(profiles)}"
+    return None
+
+
+def cmd_plan(args, extra) -> int:
+    problem = _unknown_targets(args)
+    if problem:
+        print(f"anyint-conformance plan: {problem}", file=sys.stderr)
+        return 2
+    return subprocess.call([sys.executable, "-m", "pytest", str(SUITES), "--anyint-plan", *_forwarded(args), *extra])
+
+
+def cmd_matrix(args, extra) -> int:
+    problem = _unknown_targets(args)
+    if problem:
+        print(f"anyint-conformance matrix: {problem}", file=sys.stderr)
+        return 2
+    report_file = Path(args.report_dir or ROOT / "reports") / "support-matrix.json"
+    before = report_file.stat().st_mtime_ns if report_file.exists() else None
     colour = ["--color=yes"] if sys.stdout.isatty() else []  # pytest writes to a file here, keep its colours
-    code = _pytest_with_progress([sys.executable, "-m", "pytest", str(SUITES), "-q", *colour, "-p", "anyint_conformance.cli", *extra])
-    if report.exists() and report.stat().st_mtime_ns != before:  # never summarise a stale matrix
+    code = _pytest_with_progress([sys.executable, "-m", "pytest", str(SUITES), "-q", *colour, "-p", "anyint_conformance.cli", *_forwarded(args), *extra])
+    if report_file.exists() and report_file.stat().st_mtime_ns != before:  # never summarise a stale matrix
         try:
-            print(summary(matrix.load(report)))
-            print(f"matrix: {report}")
+            width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # a log is as wide as it needs
+            print(summary(matrix.load(report_file), width=width))
+            print(f"matrix: {report_file}")
         except matrix.MatrixError as exc:
             print(f"anyint-conformance matrix: {exc}", file=sys.stderr)
             return 3
     else:
         print("anyint-conformance matrix: no matrix was written", file=sys.stderr)
     return {0: 0, 1: 1}.get(code, 3)  # pytest: 2 interrupted, 3 internal, 4 usage, 5 nothing collected
-
-
-def _report_dir(args: list[str]) -> Path:
-    for i, a in enumerate(args):
-        if a == "--report-dir" and i + 1 < len(args):
-            return Path(args[i + 1])
-        if a.startswith("--report-dir="):
-            return Path(a.split("=", 1)[1])
-    return ROOT / "reports"
 
 
 def _pytest_with_progress(cmd: list[str]) -> int:
@@ -192,15 +277,94 @@ class Bar:
             self.stream.flush()
 
 
-def summary(m: dict) -> str:
-    """Verdict counts per target, as a plain text table."""
-    head = ["target", *VERDICTS, "total"]
-    rows = []
+# Narrow terminals: three-letter verdicts and short family names (a key line says what they mean).
+SHORT = {"supported": "sup", "unverified": "unv", "ignored": "ign", "unsupported": "uns", "non-conforming": "ncf",
+         "broken": "brk", "untested": "unt", "rejected": "rej", "lenient": "len", "accepted": "acc"}
+ABBREV = {"chat": "chat", "chat stream": "stream", "embeddings": "embed", "images": "images", "speech": "speech",
+          "transcriptions": "transc", "translations": "transl", "moderations": "moder", "files": "files",
+          "assistants": "assist", "threads & runs": "thread", "batches": "batch", "videos": "videos", "models": "models"}
+
+
+def summary(m: dict, width: int | None = None) -> str:
+    """The answer first, per target: rows models, columns route families, a symbol and a word in every
+    cell; then the cells per verdict. Wider than `width` columns: short words, then blocks of columns."""
+    out = []
     for target in m["targets"]:
+        rows = report.summary_rows(m, target)
         cells = [c for c in m["cells"] if c["target"] == target]
-        rows.append([target, *(str(sum(c["verdict"] == v for c in cells)) for v in VERDICTS), str(len(cells))])
-    widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]
-    return "\n".join("  ".join([r[0].ljust(widths[0]), *(v.rjust(w) for v, w in zip(r[1:], widths[1:]))]) for r in [head, *rows])
+        out += _wrap(f"{target}: which endpoints each model supports ({', '.join(TARGET_WIDE)}: one verdict for the target, "
+                     f"row {report.TARGET_WIDE_ROW})", width)
+        table = _family_table(rows, short=False)
+        if width and _width(_line(table[0], _widths(table))) > width:
+            table = _family_table(rows, short=True)
+            used = {e["verdict"] for _, row in rows for e in row.values()}
+            out += _wrap("key: " + ", ".join(f"{SHORT[v]} = {v}" for v in report.VERDICTS if v in used) + "; "
+                         + ", ".join(f"{a} = {f}" for f, a in ABBREV.items() if a != f), width)
+        out += _blocks(table, width)
+        out += _wrap("cells: " + ", ".join(f"{n} {report.mark(v)}" for v, n in report.counts(cells)), width)
+        out.append("")
+    return "\n".join(out).rstrip("\n")
+
+
+def _family_table(rows, short: bool) -> list[list[str]]:
+    head = ["model", *(ABBREV[f] if short else f for f in FAMILIES)]
+    body = []
+    for model, row in rows:
+        texts = []
+        for fam in FAMILIES:
+            entry = row.get(fam)
+            v = entry["verdict"] if entry else None
+            texts.append("" if v is None else (f"{report.SYMBOLS.get(v, '?')} {SHORT.get(v, v)}" if short else report.mark(v)))
+        body.append([model, *texts])
+    return [head, *body]
+
+
+def _width(text: str) -> int:
+    """Terminal columns: wide characters (most emoji) take two; a variation selector makes its symbol an emoji."""
+    n = 0
+    for i, ch in enumerate(text):
+        if ch == "\ufe0f":
+            n += i > 0 and unicodedata.east_asian_width(text[i - 1]) not in "WF"
+        elif not unicodedata.combining(ch) and ch != "\u200d":
+            n += 2 if unicodedata.east_asian_width(ch) in "WF" else 1
+    return n
+
+
+def _wrap(text: str, width: int | None) -> list[str]:
+    """Prose lines broken at spaces to fit `width` terminal columns."""
+    lines = [""]
+    for word in text.split(" "):
+        joined = f"{lines[-1]} {word}" if lines[-1] else word
+        if width and lines[-1] and _width(joined) > width:
+            lines.append("  " + word)
+        else:
+            lines[-1] = joined
+    return lines
+
+
+def _widths(table: list[list[str]]) -> list[int]:
+    return [max(_width(r[i]) for r in table) for i in range(len(table[0]))]
+
+
+def _line(row: list[str], widths: list[int]) -> str:
+    return "  ".join(cell + " " * (w - _width(cell)) for cell, w in zip(row, widths)).rstrip()
+
+
+def _blocks(table: list[list[str]], width: int | None) -> list[str]:
+    """The table, or blocks of its columns that fit `width`, each repeating the model column."""
+    widths = _widths(table)
+    blocks, current = [], []
+    for i in range(1, len(widths)):
+        if current and width and widths[0] + sum(widths[j] + 2 for j in current + [i]) > width:
+            blocks.append(current)
+            current = []
+        current.append(i)
+    blocks.append(current)
+    out = []
+    for n, block in enumerate(blocks):
+        cols = [0, *block]
+        out += ([""] if n else []) + [_line([r[j] for j in cols], [widths[j] for j in cols]) for r in table]
+    return out
 
 
 # --- the pytest side (only active when `matrix` passed the pipe) ------------------------------------

@@ -2,8 +2,11 @@
 
 A lifecycle creates resources, uses them and deletes them. Each step is judged on its own (a model
 may create a run but never finish it), a step whose input was never produced is `untested` with the
-reason, created resources are deleted even when a later step fails, and polling is bounded by a
-configurable wait (replay passes a no-op sleep, so it never waits).
+reason, created resources are deleted even when a later step fails (an explicit delete step counts),
+and polling is bounded by a configurable wait (replay passes a no-op sleep, so it never waits).
+
+Every step's body passes the run's cost narrowing; `requests(steps)` counts what a lifecycle can send,
+so the plan's bounds come from the steps themselves.
 """
 
 from __future__ import annotations
@@ -13,27 +16,33 @@ from typing import Any, Callable
 
 import httpx
 
-from anyint_conformance.cells import Cell
-from anyint_conformance.checks import Expect, Verdict, assess
-from anyint_conformance.transport import RetryPolicy, send
+from anyint_conformance.cells import Cell, Judging, with_effect, judge
+from anyint_conformance.checks import Expect, assess_rejection, credential_reflected
+from anyint_conformance.generate import cap_tokens
+from anyint_conformance.transport import send
+from anyint_conformance.verdicts import Finding, Provenance, Severity, Verdict
 
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete", "requires_action"}
+GONE_RULE = Finding("gone", Severity.NONCONFORMING, "a deleted resource is gone", provenance=Provenance.UPSTREAM,
+                    rule="upstream OpenAI: a deleted file, assistant or thread answers 404")
 
 
 @dataclass
 class Settings:
-    timeout: float
-    retry: RetryPolicy
+    judging: Judging
     sleep: Callable[[float], None]
     poll_timeout: float  # seconds a poll may wait for a terminal status
     poll_interval: float
 
 
 class Lifecycle:
-    def __init__(self, client: httpx.Client, base_url: str, target: str, model: str | None, settings: Settings):
+    def __init__(self, client: httpx.Client, base_url: str, target: str, model: str | None, settings: Settings,
+                 kind: str = "lifecycle", prefix: str = "lifecycle: "):
         self.client, self.base_url, self.target, self.model, self.settings = client, base_url.rstrip("/"), target, model, settings
+        self.kind, self.prefix = kind, prefix
         self.cells: list[Cell] = []
-        self._cleanups: list[tuple[str, dict, dict, Expect]] = []
+        self._cleanups: list[tuple[str, dict, dict]] = []
+        self._deleted: set[str] = set()  # URLs an explicit DELETE step already sent
 
     def step(
         self,
@@ -43,35 +52,63 @@ class Lifecycle:
         *,
         body: Any = None,
         files: dict | None = None,
-        expect: Expect = Expect(),
+        expect: Expect | None = None,
         needs: Any = True,
+        effect: str | None = None,
+        same_bytes: bytes | None = None,
     ) -> Any:
         """One request as its own cell; returns the parsed body when supported, else None.
 
         `needs` is what this step depends on (e.g. an id from an earlier step); when it is None the
-        step is not sent and its cell is untested."""
+        step is not sent and its cell is untested. `effect`: a parameter's documented effect that must
+        be observed (checks.EFFECTS). `same_bytes`: the body must be exactly these bytes (file content)."""
         route = f"{operation['method']} {operation['path']}"
         if needs is None or (path_args and any(v is None for v in path_args.values())):
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to use", None, None)
             return None
         url = self.base_url + operation["path"].format(**(path_args or {}))
-        ex = send(self.client, operation["method"], url, body, files=files, timeout=self.settings.timeout, retry=self.settings.retry)
-        result = assess(ex, expect)
+        body = cap_tokens(body, self.settings.judging.token_cap)
+        ex = self._send(operation["method"], url, body, files)
+        if operation["method"] == "DELETE":
+            self._deleted.add(url)
+        result = judge(ex, expect or Expect.for_request(operation, body), self.settings.judging)
+        if same_bytes is not None and result.verdict is Verdict.SUPPORTED and ex.content != same_bytes:
+            finding = Finding("same_bytes", Severity.NONCONFORMING, f"the content is not the uploaded file: {len(ex.content)} bytes, {len(same_bytes)} uploaded",
+                              provenance=Provenance.UPSTREAM, rule="upstream OpenAI: downloadFile returns the stored file as uploaded")
+            result.findings.append(finding)
+            if finding.decides(self.settings.judging.strict):
+                result.verdict, result.reason = Verdict.NONCONFORMING, f"HTTP {ex.status}, {finding.message}"
+        if effect is not None and result.verdict is Verdict.SUPPORTED:
+            result = with_effect(effect, body, ex, result)
         self._cell(route, label, result.verdict, result.reason, ex, result)
-        return ex.parsed if result.verdict is Verdict.SUPPORTED else None
+        # a 2xx JSON object feeds the next steps even when it breaks a rule: each step is judged on its own
+        answered = ex.status is not None and 200 <= ex.status < 300 and isinstance(ex.parsed, dict)
+        return ex.parsed if answered and result.verdict is not Verdict.BROKEN else None
 
-    def poll(self, label: str, operation: dict, path_args: dict, *, expect: Expect, field: str = "status") -> Any:
+    def refused(self, label: str, operation: dict, path_args: dict | None = None, *, body: Any = None, rule: Finding = GONE_RULE, needs: Any = True) -> None:
+        """A step the server must refuse (a deleted resource, an unknown input): judged as a rejection."""
+        route = f"{operation['method']} {operation['path']}"
+        if needs is None or (path_args and any(v is None for v in path_args.values())):
+            self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to use", None, None)
+            return
+        url = self.base_url + operation["path"].format(**(path_args or {}))
+        ex = self._send(operation["method"], url, cap_tokens(body, self.settings.judging.token_cap), None)
+        result = assess_rejection(ex, Expect(), rule, strict=self.settings.judging.strict)
+        result.findings = [*credential_reflected(ex, self.settings.judging.secrets), *result.findings]
+        self._cell(route, label, result.verdict, result.reason, ex, result)
+
+    def poll(self, label: str, operation: dict, path_args: dict, *, expect: Expect | None = None, field: str = "status") -> Any:
         """GET until `field` is terminal or the wait runs out; one cell for the whole poll."""
         route = f"{operation['method']} {operation['path']}"
         if any(v is None for v in path_args.values()):
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to poll", None, None)
             return None
         url = self.base_url + operation["path"].format(**path_args)
-        attempts = max(1, int(self.settings.poll_timeout / self.settings.poll_interval) + 1)
+        attempts = poll_attempts(self.settings.poll_timeout, self.settings.poll_interval)
         seen = []
         for attempt in range(attempts):
-            ex = send(self.client, "GET", url, timeout=self.settings.timeout, retry=self.settings.retry)
-            result = assess(ex, expect)
+            ex = self._send("GET", url, None, None)
+            result = judge(ex, expect or Expect.for_request(operation, None), self.settings.judging)
             if result.verdict is not Verdict.SUPPORTED:
                 self._cell(route, label, result.verdict, f"poll {attempt + 1}: {result.reason}", ex, result)
                 return None
@@ -79,9 +116,9 @@ class Lifecycle:
             seen.append(str(status))
             if status in TERMINAL:
                 if status == "completed":
-                    self._cell(route, label, Verdict.SUPPORTED, f"reached completed after {attempt + 1} poll(s)", ex, result)
+                    self._cell(route, label, Verdict.SUPPORTED, f"reached completed after {attempt + 1} poll(s): {' -> '.join(dict.fromkeys(seen))}", ex, result)
                 else:
-                    detail = ex.parsed.get("last_error") or ex.parsed.get("error") or ""
+                    detail = ex.parsed.get("last_error") or ex.parsed.get("error") or ex.parsed.get("errors") or ""
                     self._cell(route, label, Verdict.BROKEN, f"ended {status} after {attempt + 1} poll(s) {detail}".strip(), ex, result)
                 return ex.parsed
             if attempt + 1 < attempts:
@@ -90,15 +127,21 @@ class Lifecycle:
         self._cell(route, label, Verdict.BROKEN, reason, ex, result)
         return None
 
-    def cleanup(self, label: str, operation: dict, path_args: dict, expect: Expect = Expect()) -> None:
-        """Delete what a step created, when the lifecycle closes, whatever happened in between."""
+    def cleanup(self, label: str, operation: dict, path_args: dict) -> None:
+        """Delete what a step created when the lifecycle closes, whatever happened in between (unless an
+        explicit delete step already did)."""
         if all(v is not None for v in path_args.values()):
-            self._cleanups.append((label, operation, path_args, expect))
+            self._cleanups.append((label, operation, path_args))
 
     def close(self) -> None:
-        for label, operation, path_args, expect in reversed(self._cleanups):
-            self.step(label, operation, path_args, expect=expect)
+        for label, operation, path_args in reversed(self._cleanups):
+            if self.base_url + operation["path"].format(**path_args) not in self._deleted:
+                self.step(label, operation, path_args)
         self._cleanups.clear()
+
+    def _send(self, method: str, url: str, body: Any, files: dict | None):
+        judging = self.settings.judging
+        return send(self.client, method, url, body, files=files, timeout=judging.timeout, retry=judging.retry)
 
     def _cell(self, route: str, label: str, verdict: Verdict, reason: str, ex, result) -> None:
         violation = result.first_violation if result else None
@@ -107,7 +150,7 @@ class Lifecycle:
                 target=self.target,
                 model=self.model,
                 route=route,
-                parameter=f"lifecycle: {label}",
+                parameter=f"{self.prefix}{label}",
                 verdict=verdict.value,
                 reason=reason,
                 status=ex.status if ex else None,
@@ -116,7 +159,13 @@ class Lifecycle:
                 notes=[f.to_dict() for f in result.notes] if result else [],
                 request={"method": ex.method, "url": ex.url, "body": ex.body} if ex else None,
                 exchanges=ex.attempts if ex else 0,
-                kind="lifecycle",
+                kind=self.kind,
+                security=bool(result and any(f.check == "credential_reflected" for f in result.findings)),
+                strict=self.settings.judging.strict,
+                interaction=ex.interaction if ex else None,
             )
         )
 
+
+def poll_attempts(poll_timeout: float, poll_interval: float) -> int:
+    return max(1, int(poll_timeout / poll_interval) + 1)

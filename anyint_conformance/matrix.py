@@ -10,7 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from anyint_conformance.report import FORMAT, FORMAT_VERSION, build_matrix, cell_key, column
+from anyint_conformance.verdicts import REDACTED
+from anyint_conformance.report import FORMAT, READABLE_VERSIONS, build_matrix, cell_key, column
 
 TOP_KEYS = ("format", "version", "suite_version", "mode", "targets", "cells")
 CELL_KEYS = ("target", "model", "route", "parameter", "verdict")
@@ -44,8 +45,9 @@ def validate(data, name: str = "matrix") -> dict:
         raise MatrixError(f"{name}: not a support matrix (a JSON {type(data).__name__}, expected an object)")
     if data.get("format") != FORMAT:
         raise MatrixError(f"{name}: not a support matrix (format is {data.get('format')!r}, expected {FORMAT!r})")
-    if data.get("version") != FORMAT_VERSION:
-        raise MatrixError(f"{name}: unsupported matrix version {data.get('version')!r} (this tool reads version {FORMAT_VERSION})")
+    if data.get("version") not in READABLE_VERSIONS:
+        readable = " and ".join(map(str, READABLE_VERSIONS))
+        raise MatrixError(f"{name}: unsupported matrix version {data.get('version')!r} (this tool reads versions {readable})")
     missing = [k for k in TOP_KEYS if k not in data]
     if missing:
         raise MatrixError(f"{name}: malformed matrix: missing {', '.join(missing)}")
@@ -53,6 +55,12 @@ def validate(data, name: str = "matrix") -> dict:
         raise MatrixError(f"{name}: malformed matrix: 'targets' must map a name to an object")
     if not isinstance(data["cells"], list):
         raise MatrixError(f"{name}: malformed matrix: 'cells' must be a list")
+    # version 2's additions; a version-1 file lacks them and reads as if they were absent
+    if not isinstance(data.get("strict", False), bool):
+        raise MatrixError(f"{name}: malformed matrix: 'strict' must be true or false")
+    for key in ("drift", "declared"):
+        if not isinstance(data.get(key, []), list) or not all(isinstance(d, dict) for d in data.get(key, [])):
+            raise MatrixError(f"{name}: malformed matrix: '{key}' must be a list of objects")
     for i, cell in enumerate(data["cells"]):
         lacking = [k for k in CELL_KEYS if not isinstance(cell, dict) or k not in cell]
         if lacking:
@@ -132,9 +140,10 @@ def merge(matrices: list[dict], names: list[str] | None = None) -> dict:
     names = names or [f"input {i + 1}" for i in range(len(matrices))]
     first = matrices[0]
     for m, name in zip(matrices[1:], names[1:]):
-        for key in ("suite_version", "mode"):
-            if m[key] != first[key]:
-                raise MatrixError(f"{name}: {key} {m[key]!r} differs from {names[0]}'s {first[key]!r}; shards must come from the same suite and mode")
+        for key, absent in (("suite_version", None), ("mode", None), ("strict", False)):
+            if m.get(key, absent) != first.get(key, absent):
+                raise MatrixError(f"{name}: {key} {m.get(key, absent)!r} differs from {names[0]}'s {first.get(key, absent)!r}; "
+                                  "shards must come from the same suite and mode")
     targets: dict[str, dict] = {}
     cells: dict[tuple, tuple[dict, str]] = {}
     for m, name in zip(matrices, names):
@@ -153,7 +162,17 @@ def merge(matrices: list[dict], names: list[str] | None = None) -> dict:
             if key in cells and cells[key][0] != cell:
                 raise MatrixError(f"shards overlap: {label(cell)} differs between {cells[key][1]} and {name}")
             cells.setdefault(key, (cell, name))
-    return build_matrix([c for c, _ in cells.values()], targets, first["suite_version"], first["mode"])
+    extra = {key: _union(m.get(key, []) for m in matrices) for key in ("drift", "declared")}
+    return build_matrix([c for c, _ in cells.values()], targets, first["suite_version"], first["mode"], strict=first.get("strict", False), **extra)
+
+
+def _union(lists) -> list[dict]:
+    """Entries of every shard once (a shard per model repeats none; overlapping shards may)."""
+    seen = {}
+    for entries in lists:
+        for entry in entries:
+            seen.setdefault(json.dumps(entry, sort_keys=True, default=str), entry)
+    return list(seen.values())
 
 
 def dumps(matrix: dict) -> str:
@@ -164,7 +183,6 @@ def dumps(matrix: dict) -> str:
 def write(matrix: dict, report_dir: Path, secrets: list[str] = (), with_json: bool = True) -> list[Path]:
     """support-matrix.json (the source), .md and .html, with every known key value scrubbed."""
     from anyint_conformance import html  # imported here: html is a heavier module that diff/merge never need
-    from anyint_conformance.cassettes import scrub_text
     from anyint_conformance.report import render_markdown
 
     report_dir.mkdir(parents=True, exist_ok=True)
@@ -174,6 +192,8 @@ def write(matrix: dict, report_dir: Path, secrets: list[str] = (), with_json: bo
     written = []
     for name, text in outputs.items():
         path = report_dir / name
-        path.write_text(scrub_text(text, list(secrets)), encoding="utf-8")
+        for secret in secrets:
+            text = text.replace(secret, REDACTED)
+        path.write_text(text, encoding="utf-8")
         written.append(path)
     return written

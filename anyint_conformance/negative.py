@@ -1,7 +1,10 @@
 """Invalid requests derived from a valid one: one named mutation each, so each is its own cell.
 
 Mutations start from the suite's valid probe (model pinned, max_tokens bounded): a server that wrongly
-accepts one still generates at most a few tokens, never to its context limit.
+accepts one still generates at most a few tokens, never to its context limit. Each mutation knows the
+rule it breaks and where that rule comes from: the request schema's layers decide (documented: the page
+forbids it, so accepting it is `accepted`; upstream only: `lenient`), and the few mutations no schema can
+express declare their rule.
 """
 
 from __future__ import annotations
@@ -10,24 +13,36 @@ import json
 from typing import Any
 
 from anyint_conformance.cells import Rejection
+from anyint_conformance.schemas import violations
+from anyint_conformance.verdicts import Finding, Provenance, Severity
 
 _ABSENT = object()
+_NOT_JSON_RULE = Finding(
+    "negative", Severity.NONCONFORMING, "the body is not JSON, so it carries none of the required fields", provenance=Provenance.DOCUMENTED,
+    rule='the pages: "Content-Type: application/json" and the request rows marked Required "Yes" (model, ...)',
+)
+
+
+def declared(message: str, rule: str, provenance: Provenance = Provenance.UPSTREAM) -> Finding:
+    """The rule of a mutation that no schema layer can express (e.g. an unknown model)."""
+    return Finding("negative", Severity.NONCONFORMING, message, provenance=provenance, rule=rule)
 
 
 def drop(field: str) -> "Mutation":
     return Mutation(f"missing {field}", field, _ABSENT)
 
 
-def replace(field: str, value: Any, name: str | None = None) -> "Mutation":
-    return Mutation(name or f"{field} = {json.dumps(value)[:30]}", field, value)
+def replace(field: str, value: Any, name: str | None = None, rule: Finding | None = None) -> "Mutation":
+    return Mutation(name or f"{field} = {json.dumps(value)[:30]}", field, value, rule=rule)
 
 
 def malformed_json() -> "Mutation":
-    return Mutation("malformed JSON", None, None, raw=lambda body: json.dumps(body).encode()[:-1])
+    return Mutation("malformed JSON", None, None, raw=lambda body: json.dumps(body).encode()[:-1], rule=_NOT_JSON_RULE)
 
 
 def content_type(value: str) -> "Mutation":
-    return Mutation(f"content type {value}", None, None, raw=lambda body: json.dumps(body).encode(), headers={"Content-Type": value})
+    rule = declared(f"a {value} body where JSON is expected", "upstream OpenAI: request bodies are application/json (the pages show the header, not a refusal)")
+    return Mutation(f"content type {value}", None, None, raw=lambda body: json.dumps(body).encode(), headers={"Content-Type": value}, rule=rule)
 
 
 # A value of the wrong JSON type for each documented type.
@@ -35,9 +50,9 @@ _WRONG_TYPE = {"string": 12345, "integer": "eight", "number": "high", "boolean":
 
 
 def from_schema(schema: dict) -> list["Mutation"]:
-    """Invalid variants of a valid body, derived from its documented request schema: each required field
-    dropped and given a wrong type, each enum given an unknown value, plus malformed JSON and a wrong
-    content type. Every mutation changes one thing."""
+    """Invalid variants of a valid body, derived from a request schema (its upstream layer, which carries
+    every fact): each required field dropped and given a wrong type, each enum given an unknown value,
+    plus malformed JSON and a wrong content type. Every mutation changes one thing."""
     props = schema.get("properties", {})
     out = []
     for name in schema.get("required", []):
@@ -52,20 +67,36 @@ def from_schema(schema: dict) -> list["Mutation"]:
 
 
 class Mutation:
-    def __init__(self, name: str, field: str | None, value: Any, raw=None, headers: dict | None = None):
-        self.name, self.field, self.value, self.raw, self.headers = name, field, value, raw, headers or {}
+    def __init__(self, name: str, field: str | None, value: Any, raw=None, headers: dict | None = None, rule: Finding | None = None):
+        self.name, self.field, self.value, self.raw, self.headers, self.declared = name, field, value, raw, headers or {}, rule
 
     def __repr__(self) -> str:  # pytest ids
         return self.name
 
-    def apply(self, valid: dict) -> Rejection:
+    def mutated(self, valid: dict) -> dict:
         body = dict(valid)
         if self.field is not None:
             if self.value is _ABSENT:
                 body.pop(self.field, None)
             else:
                 body[self.field] = self.value
+        return body
+
+    def rule(self, operation: dict, valid: dict) -> Finding:
+        """The rule this mutation breaks: the first layer of the request schema that rejects it, else its declared rule."""
+        if self.declared is not None:
+            return self.declared
+        found = violations(operation["request"], self.mutated(valid))
+        if not found:
+            raise ValueError(f"mutation {self.name!r} breaks no rule of {operation['request']}: declare the rule it breaks")
+        v = found[0]
+        provenance = Provenance.UPSTREAM if v.layer == "upstream" else Provenance.DOCUMENTED
+        return Finding("negative", Severity.NONCONFORMING, f"{v.path}: {v.message}", v.path, provenance, v.rule)
+
+    def apply(self, operation: dict, valid: dict) -> Rejection:
+        body = self.mutated(valid)
+        rule = self.rule(operation, valid)
         if self.raw is not None:
             headers = {"Content-Type": "application/json", **self.headers}
-            return Rejection(self.name, content=self.raw(body), headers=headers)
-        return Rejection(self.name, body=body)
+            return Rejection(self.name, rule, content=self.raw(body), headers=headers)
+        return Rejection(self.name, rule, body=body)

@@ -1,21 +1,20 @@
 """The pytest plugin: options, target x model parametrization, VCR wiring, cell records, reports.
 
-Modes
-  replay (default, `--record-mode` unset or none): answers come from cassettes/<target>/, the network
-         is blocked, targets default to every target that has committed cassettes.
-  record (`--record-mode=once|rewrite|...`): a live target answers and VCR.py writes the cassettes;
-         the target defaults to `anyint`.
-  live   (`--disable-recording`): a live target answers, nothing is written under cassettes/.
+The run's configuration (config.RunConfig) is built once from the options; how a verdict becomes a
+pytest outcome lives in outcomes.py; how a run's cells join the matrix on disk lives in observed.py.
+Run-level problems (no key, no recordings, a failed discovery, an unknown --model) stop the run once,
+before any test, with the cause and the fix.
 """
 
 from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
 import re
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import httpx
@@ -24,35 +23,27 @@ import vcr as vcrpy
 import yaml
 from vcr.errors import CannotOverwriteExistingCassetteException
 
-from anyint_conformance import __version__, cassettes, sdk
-from anyint_conformance.cells import (
-    Cell,
-    CellSpec,
-    Rejection,
-    run_cell,
-    run_rejection_cell,
-)
-from anyint_conformance.checks import Expect, Verdict
+from anyint_conformance import __version__, cassettes, outcomes, sdk
+from anyint_conformance.cells import Cell, CellSpec, Judging, Rejection, judge, run_cell, run_rejection_cell
+from anyint_conformance.checks import Expect
+from anyint_conformance.config import ROOT, SUITES_DIR, RunConfig
+from anyint_conformance.cost import EXPENSIVE, PriceError, Prices, Spend, request_price, route_class
 from anyint_conformance.expectations import Expectations, cell_label
-from anyint_conformance.generate import OverlayError
+from anyint_conformance.families import family_of
+from anyint_conformance.generate import OverlayError, cap_tokens
 from anyint_conformance.lifecycle import Lifecycle, Settings
-from anyint_conformance.matrix import write as write_reports
 from anyint_conformance.negative import Mutation
-from anyint_conformance.report import build_matrix
-from anyint_conformance.targets import (
-    DEFAULT_TARGET,
-    Target,
-    TargetError,
-    adhoc_target,
-    load_profiles,
-    parse_models,
-    secrets_of,
-)
-from anyint_conformance.transport import RetryPolicy, send, ssl_context
+from anyint_conformance.schemas import operation as documented_operation
+from anyint_conformance.targets import DEFAULT_TARGET, Target, TargetError, adhoc_target, load_profiles, model_ids, secrets_of
+from anyint_conformance.transport import FAILURE_HOOK, Exchange, RetryPolicy, send, ssl_context
+from anyint_conformance.verdicts import Finding, Provenance, Severity, Verdict
 
-ROOT = Path(__file__).resolve().parent.parent
 STATE = pytest.StashKey["State"]()
 CHAT_ROUTE = "POST /chat/completions"
+AUTH_RULE = Finding(
+    "auth", Severity.NONCONFORMING, "a request without the valid key as a Bearer token must be refused", provenance=Provenance.DOCUMENTED,
+    rule='000_c0a4473b350488b6.txt / Authentication: "Authorization: Bearer <ANYINT_API_KEY>"; Common mistakes: "Using x-api-key instead of Authorization: Bearer"',
+)
 
 
 def pytest_addoption(parser):
@@ -61,69 +52,149 @@ def pytest_addoption(parser):
     group.addoption("--base-url", default=None, help="any OpenAI-compatible base URL to test instead of a profile")
     group.addoption("--key-env", default=None, help="with --base-url: environment variable that holds the key")
     group.addoption("--target-name", default=None, help="with --base-url: name for cassettes and reports")
-    group.addoption("--model", action="append", default=[], help="model id to test (repeatable); default: discover with GET /models")
-    group.addoption("--examples", type=int, default=4, help="Hypothesis examples per supported cell (default 4)")
+    group.addoption("--model", action="append", default=[], help="model id to test (repeatable; applies to the targets that have it, or target:id); default: every discovered model")
+    group.addoption("--examples", type=int, default=4, help="Hypothesis examples per supported route cell, after the page's own examples (default 4)")
     group.addoption("--seed", type=int, default=0, help="base seed for generation (default 0; changing it changes every request)")
+    group.addoption("--strict-upstream", action="store_true", help="strict mode: upstream OpenAI rules decide verdicts too (default: only the pages and the official SDK decide; pytest owns --strict)")
     group.addoption("--request-timeout", type=float, default=60.0, help="seconds per request (default 60)")
     group.addoption("--poll-timeout", type=float, default=60.0, help="seconds a lifecycle may wait for a run/batch/video to finish (default 60)")
     group.addoption("--max-requests", type=int, default=0, help="budget: stop sending after this many requests; the rest is untested (default: no limit)")
-    group.addoption("--token-cap", type=int, default=16, help="upper bound for max_tokens in every generated and probe body (default 16)")
+    group.addoption("--prices", default=None, help="price table (YAML: per route class and model pattern, per request or per 1k tokens) for the plan's spend estimate and --budget")
+    group.addoption("--budget", type=float, default=0.0, help="spend budget in the price table's currency: a cell that could pass it is not sent (untested); needs --prices (default: no limit)")
+    group.addoption("--expensive-examples", action="store_true", help="also send the page's and generated examples on the expensive classes (images, speech, video); default: their probe only")
+    group.addoption("--token-cap", type=int, default=16, help="upper bound for max_tokens in every body sent (default 16)")
     group.addoption("--rps", type=float, default=0.0, help="requests per second per target, shared by all workers (default: unlimited)")
     group.addoption("--retries", type=int, default=2, help="retries of a 429 answer, honouring Retry-After up to 30 s (default 2)")
     group.addoption("--cassette-dir", default=str(ROOT / "cassettes"), help="root of the cassettes, one folder per target (default cassettes/)")
-    group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md} are written")
+    group.addoption("--report-dir", default=str(ROOT / "reports"), help="where support-matrix.{json,md,html} are written (default reports/)")
     group.addoption("--anyint-plan", action="store_true", help="dry run: print models x cells x requests a live run would send, send nothing")
     group.addoption("--no-expectations", action="store_true", help="ignore suites/expectations/: judge every cell by the default rules")
+    group.addoption("--declarations", default=None, help="a catalogue export (YAML: model -> {routes, parameters}, or target -> model -> ...) to confront with the observed matrix, beside what GET /models declares")
 
 
 @dataclass(frozen=True)
 class Subject:
-    """One parametrization of a suite: a target and a model (or why there is none)."""
+    """One parametrization of a suite: a target and a model (None for target-wide cells)."""
 
     target: Target
     model: str | None
-    error: str | None = None
 
     @property
     def id(self) -> str:
-        return f"{self.target.name}/{self.model or 'no-model'}"
+        return f"{self.target.name}:{self.model or 'no-model'}"
+
+
+@dataclass
+class Discovery:
+    """What GET /models answered for a target (recorded in cassettes/<target>/models.yaml)."""
+
+    exchange: Exchange | None
+    models: list[str]
+    cassette: Path
+    entries: dict = field(default_factory=dict)  # model id -> the raw entry the target declared
+    placeholder: bool = False  # a plan without recordings or a key: the models are not known yet
+
+
+class RunError(Exception):
+    """A problem of the whole run: reported once, before any test, with its fix."""
 
 
 class State:
     def __init__(self, config):
         self.config = config
-        record_mode = config.getoption("--record-mode") or "none"
-        self.live = config.getoption("--disable-recording") or record_mode != "none"
-        self.recording = not config.getoption("--disable-recording") and record_mode != "none"
-        self.record_mode = record_mode
-        self.mode = "replay" if not self.live else ("record" if self.recording else "live")
-        self.cassette_dir = Path(config.getoption("--cassette-dir")).resolve()
+        self.cfg = RunConfig.from_options(config.getoption)
         self.profiles = load_profiles()
         self.targets = self._targets()
         self.secrets = secrets_of({**self.profiles, **{t.name: t for t in self.targets}})
+        self.judging = Judging(strict=self.cfg.strict, secrets=tuple(self.secrets), timeout=self.cfg.request_timeout,
+                               retry=RetryPolicy(retries=self.cfg.retries, sleep=self.sleep), token_cap=self.cfg.token_cap)
         self.cells: list[Cell] = []
-        self.expectations = Expectations({}) if config.getoption("--no-expectations") else Expectations.load()
-        self._subjects: dict[str, list[Subject]] = {}
+        self.expectations = Expectations.load() if self.cfg.expectations else Expectations({})
+        self.discovered: dict[str, Discovery] = {}
         self._clients: dict[str, httpx.Client] = {}
         self._last_request: dict[str, list[float]] = {}
         self._gates: dict[tuple, str | None] = {}
+        self.tracker = cassettes.InteractionTracker()
+        self.spend = Spend(self._prices(), self.cfg.budget)
         self.requests_sent = 0
+        self.selected = False  # some tests were deselected or only some files run: not a complete run
+        self.recorded_paths: dict[str, set[str]] = {}  # target -> cassettes this run wrote (relative to its folder)
+        self._manifests: dict[str, dict] = {}
         self._rewritten: set[Path] = set()
 
+    @property
+    def live(self) -> bool:
+        return self.cfg.live
+
     def _targets(self) -> list[Target]:
-        opt = self.config.getoption
-        if opt("--base-url"):
-            return [adhoc_target(opt("--base-url"), opt("--key-env"), opt("--target-name"))]
-        names = opt("--target") or ([DEFAULT_TARGET] if self.live else cassettes.recorded_targets(self.cassette_dir))
+        cfg = self.cfg
+        if cfg.base_url:
+            return [adhoc_target(cfg.base_url, cfg.key_env, cfg.target_name)]
+        names = list(cfg.targets) or ([DEFAULT_TARGET] if cfg.live else cassettes.recorded_targets(cfg.cassette_dir))
         unknown = [n for n in names if n not in self.profiles]
         if unknown:
             raise TargetError(f"unknown target(s) {', '.join(unknown)}; profiles in targets.yaml: {', '.join(self.profiles)}")
         if not names:
-            raise TargetError("no recorded targets under cassettes/ to replay; record some (see README) or pass --target")
+            raise TargetError(f"no recorded targets under {_shown(cfg.cassette_dir)} to replay; record some (see README) or pass --target")
         return [self.profiles[n] for n in names]
 
-    def vcr_config(self) -> dict:
-        return cassettes.vcr_config(self.secrets, recording=self.recording)
+    # -- run-level preparation: discovery and the checks that stop a run once ----------------------
+
+    def prepare(self) -> None:
+        """Discover every target's models and validate --model, or raise RunError with the fix."""
+        problems = []
+        for target in self.targets:
+            if self.cfg.plan and not (self.target_dir(target.name) / "models.yaml").exists():
+                from anyint_conformance.plan import EACH_MODEL  # a plan sends nothing, not even GET /models
+
+                chosen = self.cfg.models_for(target.name, None, {t.name for t in self.targets})
+                models = chosen or list(target.models or [EACH_MODEL])
+                self.discovered[target.name] = Discovery(None, models, self.target_dir(target.name) / "models.yaml", placeholder=not chosen and not target.models)
+                continue
+            try:
+                self.discovered[target.name] = self._discover(target)
+            except RunError as exc:
+                problems.append(str(exc))
+        if problems:
+            raise RunError("\n".join(problems))
+        if self.cfg.models:
+            names = {t.name for t in self.targets}
+            used = {m for t in self.targets for m in self.cfg.models_for(t.name, self.discovered[t.name].models, names) or []}
+            bare = [m for m in self.cfg.models if m.partition(":")[0] not in names]
+            unknown = [m for m in bare if m not in used]
+            wrong = [m for m in self.cfg.models if m.partition(":")[0] in names and m.partition(":")[2] not in self.discovered[m.partition(":")[0]].models]
+            if unknown or wrong:
+                known = "; ".join(f"{t.name}: {', '.join(self.discovered[t.name].models)}" for t in self.targets)
+                where = "recorded" if not self.live else "discovered"
+                raise RunError(f"unknown --model {', '.join(unknown + wrong)}: the {where} models are {known}")
+
+    def _discover(self, target: Target) -> Discovery:
+        path = self.target_dir(target.name) / "models.yaml"
+        if self.live and not self.cfg.plan and target.auth == "bearer" and not target.key:
+            raise RunError(f"{target.key_env} is not set: export {target.key_env}=<key> to test target {target.name} live "
+                           f"({target.base_url}), or replay its recordings: drop --record-mode/--disable-recording")
+        if (not self.live or self.cfg.plan) and not path.exists():
+            raise RunError(f"no recordings of target {target.name} under {_shown(self.target_dir(target.name))}: record them with "
+                           f"{rerecord_hint(target, record_mode='once')}")
+        try:
+            ex = self.recorded(path, lambda: send(self.client(target), "GET", target.url("/models"), timeout=self.cfg.request_timeout), replay=self.cfg.plan)
+        except CannotOverwriteExistingCassetteException:
+            raise RunError(f"{_shown(path)} has no recorded GET /models for {target.url('/models')}: {rerecord_hint(target)}") from None
+        except (yaml.YAMLError, KeyError, TypeError, ValueError) as exc:
+            if not (isinstance(exc, yaml.YAMLError) or _from_vcr(exc)):
+                raise
+            raise RunError(f"{_shown(path)} cannot be read ({type(exc).__name__}: {str(exc).splitlines()[0][:160]}): "
+                           f"restore it (git checkout -- {_shown(path)}) or {rerecord_hint(target)}") from None
+        ids, entries = model_ids(ex.parsed) if ex.status == 200 else ([], {})
+        if target.models:  # a profile's own list narrows (or, without a model list, replaces) discovery
+            ids = [m for m in target.models if m in ids] or list(target.models)
+        if not ids:
+            why = ex.error or f"HTTP {ex.status}: {ex.snippet(200)}"
+            raise RunError(f"cannot discover the models of target {target.name} at {target.url('/models')}: {why}")
+        chosen = self.cfg.models_for(target.name, ids, {t.name for t in self.targets})
+        return Discovery(ex, ids if chosen is None else [m for m in ids if m in chosen], path, entries)
+
+    # -- clients, pacing, budget -------------------------------------------------------------------
 
     def client(self, target: Target) -> httpx.Client:
         return self._client(target.name, {"User-Agent": f"anyint-conformance/{__version__}", **target.auth_headers()})
@@ -135,26 +206,59 @@ class State:
     def _client(self, key: str, headers: dict, target: str | None = None) -> httpx.Client:
         if key not in self._clients:
             pace = self._pacer(target or key)
-            hooks = {"request": [self._count, *([pace] if pace else [])]}
-            self._clients[key] = httpx.Client(headers=headers, follow_redirects=False, event_hooks=hooks, verify=ssl_context())
+            hooks = {"request": [self._count, *([pace] if pace else [])], "response": [self.tracker]}
+            client = httpx.Client(headers=headers, follow_redirects=False, event_hooks=hooks, verify=ssl_context())
+            setattr(client, FAILURE_HOOK, self._record_failure)
+            self._clients[key] = client
         return self._clients[key]
+
+    def _record_failure(self, request, exchange) -> int | None:
+        """A failure that left no answer, written into the cassette being recorded (replay repeats it)."""
+        if self.cfg.recording and self.tracker.cassette is not None:
+            index = cassettes.record_failure(self.tracker.cassette, request, exchange.error_kind or "connection", exchange.error)
+            self.tracker.use(self.tracker.cassette)  # the appended failure is not a new answer for the next request
+            return index
+        return None
+
+    def _prices(self) -> Prices | None:
+        if self.cfg.budget and not self.cfg.prices:
+            raise TargetError("--budget needs --prices: a price table to estimate what each request costs (see README, Cost)")
+        try:
+            return Prices.load(self.cfg.prices) if self.cfg.prices else None
+        except PriceError as exc:
+            raise TargetError(str(exc)) from None
 
     def _count(self, request) -> None:
         self.requests_sent += 1
+        if self.spend.prices is not None:
+            try:
+                body = json.loads(request.content) if request.headers.get("content-type", "").startswith("application/json") else None
+            except (ValueError, httpx.RequestNotRead):
+                body = None
+            self.spend.add(request_price(self.spend.prices, request.url.path, body, self.cfg.token_cap))
 
-    def over_budget(self) -> str | None:
-        budget = self.config.getoption("--max-requests")
+    def over_budget(self, item=None, model: str | None = None) -> str | None:
+        """Why the next cell must not be sent: the request budget is spent, or the cell could pass the spend budget."""
+        budget = self.cfg.max_requests
         if budget and self.requests_sent >= budget:
             return f"request budget exhausted ({self.requests_sent} of --max-requests {budget} sent)"
+        if item is not None and self.spend.budget:
+            from anyint_conformance.plan import bounds, item_class
+
+            _, _, paid = bounds(item, self.cfg)
+            amount = paid * self.spend.prices.per_request(item_class(item), model, self.cfg.token_cap)
+            if self.spend.would_exceed(amount):
+                currency = self.spend.prices.currency
+                return (f"spend budget: this cell (up to {paid} priced requests, about {amount:.4f} {currency}) would pass --budget {self.cfg.budget:g} "
+                        f"({self.spend.spent:.4f} {currency} estimated so far)")
         return None
 
     def _pacer(self, target: str):
         """--rps: space this process's requests to one target; xdist workers share the budget evenly."""
-        rps = self.config.getoption("--rps")
-        if rps <= 0 or not self.live:
+        if self.cfg.rps <= 0 or not self.live:
             return None
         workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
-        interval = workers / rps
+        interval = workers / self.cfg.rps
         last = self._last_request.setdefault(target, [0.0])
 
         def pace(request):
@@ -170,60 +274,41 @@ class State:
         if self.live:
             time.sleep(seconds)
 
-    def retry_policy(self) -> RetryPolicy:
-        return RetryPolicy(retries=self.config.getoption("--retries"), sleep=self.sleep)
-
     def subjects(self, per_target: bool = False) -> list[Subject]:
-        """Target x model pairs; with `per_target`, one subject per target (its first model)."""
-        if per_target:
-            out = []
-            for target in self.targets:
-                subjects = [s for s in self.subjects() if s.target is target]
-                preferred = [s for s in subjects if s.model and s.model == target.probe_model]
-                out.append((preferred or [s for s in subjects if s.model] or subjects)[0])
-            return out
-        return self._all_subjects()
-
-    def _all_subjects(self) -> list[Subject]:
+        """Target x model pairs; with `per_target`, one subject per target (its probe model)."""
         out = []
         for target in self.targets:
-            if target.name not in self._subjects:
-                self._subjects[target.name] = self._discover(target)
-            out += self._subjects[target.name]
+            models = self.discovered[target.name].models if target.name in self.discovered else []
+            if per_target:
+                preferred = [m for m in models if m == target.probe_model]
+                out.append(Subject(target, (preferred or models or [None])[0]))
+            else:
+                out += [Subject(target, m) for m in models]
         return out
 
-    def _discover(self, target: Target) -> list[Subject]:
-        explicit = self.config.getoption("--model") or (list(target.models) if target.models else None)
-        if explicit:
-            return [Subject(target, m) for m in explicit]
-        if self.live and target.auth == "bearer" and not target.key:
-            return [Subject(target, None, f"{target.key_env} is not set: cannot call {target.url('/models')} (pass --model to skip discovery)")]
-        path = self.target_dir(target.name) / "models.yaml"
-        try:
-            response = self.recorded(path, lambda: self.client(target).get(target.url("/models"), timeout=self.config.getoption("--request-timeout")))
-            if response.status_code != 200:
-                return [Subject(target, None, f"GET /models answered HTTP {response.status_code}: {response.text[:200]}")]
-            return [Subject(target, m) for m in parse_models(response.json())]
-        except CannotOverwriteExistingCassetteException:
-            return [Subject(target, None, f"no recorded model list in {path}; {rerecord_hint(target)}")]
-        except (httpx.HTTPError, ValueError, TargetError) as exc:
-            return [Subject(target, None, f"cannot discover models at {target.url('/models')}: {type(exc).__name__}: {exc}")]
-
-    def recorded(self, path: Path, call):
+    def recorded(self, path: Path, call, replay: bool = False):
         """Run `call` under its own cassette (replayed, or recorded in record mode; live: directly).
-        For requests that belong to no single test: model discovery, route probes shared by many cells."""
-        if self.live and not self.recording:
+        For requests that belong to no single test: model discovery, route probes shared by many cells.
+        `replay` forces a replay whatever the mode (a plan reads recorded models, never asks)."""
+        if self.live and not self.cfg.recording and not replay:
             return call()
         recorder = vcrpy.VCR()
         cassettes.register(recorder)
-        mode = self.record_mode
+        mode = "none" if replay else self.cfg.record_mode
         if mode == "rewrite":  # pytest-recording's own mode: VCR.py knows it as delete + new_episodes
             if path not in self._rewritten:
                 path.unlink(missing_ok=True)
                 self._rewritten.add(path)
             mode = "new_episodes"
-        with recorder.use_cassette(str(path), record_mode=mode, **self.vcr_config()):
-            return call()
+        with recorder.use_cassette(str(path), record_mode=mode, **self.vcr_config()) as cassette:
+            previous = self.tracker.cassette
+            self.tracker.use(cassette)
+            try:
+                return call()
+            finally:
+                self.tracker.use(previous)
+                if self.cfg.recording and not replay:
+                    self.record_written(path)
 
     def route_gate(self, target: Target, model: str, operation: dict, valid: dict) -> str | None:
         """Why invalid requests to this route are not worth sending (the route or model does not exist
@@ -234,30 +319,67 @@ class State:
         if key not in self._gates:
             name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{route}--{model}")
             path = self.target_dir(target.name) / "_route_probes" / f"{name}.yaml"
-            body = {**valid, "model": model}
-            timeout = self.config.getoption("--request-timeout")
-            ex = self.recorded(path, lambda: send(self.client(target), operation["method"], target.url(operation["path"]), body, timeout=timeout))
+            body = cap_tokens({**valid, "model": model}, self.cfg.token_cap)
+            ex = self.recorded(path, lambda: send(self.client(target), operation["method"], target.url(operation["path"]), body, timeout=self.cfg.request_timeout))
             missing = ex.status in (404, 405, 501)
             self._gates[key] = f"the valid request to {route} was answered HTTP {ex.status}: the route is not there for this model" if missing else None
         return self._gates[key]
 
+    def vcr_config(self) -> dict:
+        return cassettes.vcr_config(self.secrets, recording=self.cfg.recording)
+
     def target_dir(self, target: str) -> Path:
-        return self.cassette_dir / target
+        return self.cfg.cassette_dir / target
 
     def scrub(self, text: str) -> str:
         return cassettes.scrub_text(text, self.secrets)
 
+    def record_written(self, path: Path) -> None:
+        """Remember a cassette this run recorded, for the target manifest's `recordings`."""
+        path = Path(path).resolve()
+        for target in self.targets:
+            base = self.target_dir(target.name).resolve()
+            if path.is_relative_to(base):
+                self.recorded_paths.setdefault(target.name, set()).add(path.relative_to(base).as_posix())
+
+    def observed_at(self, target: str, cassette: str | None) -> str:
+        """When a cell was observed: live, the run's start; replayed, when its cassette was recorded."""
+        if self.live:
+            return self.cfg.started_at
+        if target not in self._manifests:
+            try:
+                self._manifests[target] = cassettes.read_manifest(self.target_dir(target))
+            except ValueError:
+                self._manifests[target] = {}
+        info = self._manifests[target]
+        relative = None
+        if cassette:
+            path = Path(cassette) if Path(cassette).is_absolute() else ROOT / cassette
+            base = self.target_dir(target).resolve()
+            relative = path.resolve().relative_to(base).as_posix() if path.resolve().is_relative_to(base) else None
+        return (info.get("recordings") or {}).get(relative) or info.get("recorded_at") or self.cfg.started_at
+
+
+def _from_vcr(exc: BaseException) -> bool:
+    """Did VCR.py raise this while loading a cassette (as opposed to a bug of ours)?"""
+    tb = exc.__traceback__
+    while tb is not None:
+        if "/vcr/" in tb.tb_frame.f_code.co_filename:
+            return True
+        tb = tb.tb_next
+    return False
+
 
 def _shown(path) -> str:
-    """A cassette path as reports show it: relative to the repo when inside it."""
+    """A path as reports show it: relative to the repo when inside it."""
     path = Path(path).resolve()
     return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
 
 
-def rerecord_hint(target: Target, nodeid: str | None = None) -> str:
-    what = f"'{nodeid}' " if nodeid else ""
+def rerecord_hint(target: Target, nodeid: str | None = None, record_mode: str = "rewrite") -> str:
+    what = f"'{nodeid}' " if nodeid else "suites "
     key = f"{target.key_env}=... " if target.key_env else ""
-    return f"re-record with: {key}pytest {what}--target {target.name} --record-mode=rewrite (the target must be running)"
+    return f"{key}pytest {what}--target {target.name} --record-mode={record_mode} (the target must be running)"
 
 
 # VCR.py retries importing these optional libraries on every use_cassette; an absent module is not
@@ -283,6 +405,42 @@ def pytest_configure(config):
     config.stash[STATE] = state
 
 
+def _suite_args(config) -> list[tuple[Path, bool]]:
+    """The command-line paths that reach suites/, each with whether it is narrower than all of suites/."""
+    out = []
+    for arg in config.args:
+        path = Path(str(arg).split("::")[0]).resolve()
+        if path.is_relative_to(SUITES_DIR) or SUITES_DIR.is_relative_to(path):
+            out.append((path, "::" in str(arg) or (path != SUITES_DIR and path.is_relative_to(SUITES_DIR))))
+    return out
+
+
+def pytest_sessionstart(session):
+    """Run-level problems stop the run here, once, before any test (and before xdist starts workers)."""
+    config = session.config
+    state = config.stash.get(STATE, None)
+    args = _suite_args(config)
+    if state is None or not args:
+        return
+    state.selected = any(narrower for _, narrower in args) or bool(state.cfg.models)
+    _prepare(state)
+
+
+def _prepare(state: State) -> None:
+    try:
+        state.prepare()
+    except RunError as exc:
+        raise pytest.UsageError(state.scrub(str(exc))) from None
+
+
+def pytest_deselected(items):
+    if items:
+        config = items[0].config
+        state = config.stash.get(STATE, None)
+        if state is not None:
+            state.selected = True
+
+
 def pytest_recording_configure(config, vcr):
     cassettes.register(vcr)
 
@@ -290,7 +448,10 @@ def pytest_recording_configure(config, vcr):
 def pytest_generate_tests(metafunc):
     if "conformance" in metafunc.fixturenames:
         per_target = metafunc.definition.get_closest_marker("per_target") is not None
-        subjects = metafunc.config.stash[STATE].subjects(per_target=per_target)
+        state = metafunc.config.stash[STATE]
+        if not state.discovered:  # collected by a path pytest_sessionstart did not recognise as suites/
+            _prepare(state)
+        subjects = state.subjects(per_target=per_target)
         ids = [s.target.name if per_target else s.id for s in subjects]
         metafunc.parametrize("conformance", subjects, indirect=True, ids=ids)
 
@@ -300,7 +461,7 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "conformance" not in getattr(item, "fixturenames", ()):
             continue
-        if not config.getoption("--disable-recording"):
+        if not state.cfg.live or state.cfg.recording:
             item.add_marker(pytest.mark.vcr)
         if not state.live:
             item.add_marker(pytest.mark.block_network)  # replay never opens a socket, loopback included
@@ -311,29 +472,34 @@ def vcr_config(pytestconfig):
     return pytestconfig.stash[STATE].vcr_config()
 
 
-def _subject(request) -> Subject | None:
-    callspec = getattr(request.node, "callspec", None)
+def _subject(node) -> Subject | None:
+    callspec = getattr(node, "callspec", None)
     return callspec.params.get("conformance") if callspec else None
+
+
+def cassette_path(node, state: State) -> Path:
+    """Where a test's cassette lives: cassettes/<target>/<suite file>/<test id without the target>.yaml.
+    One cassette per test x model x variant: small cassettes keep VCR's matching cheap."""
+    subject = _subject(node)
+    target = subject.target.name if subject else "_"
+    ident = node.callspec.id if hasattr(node, "callspec") else ""
+    if subject is not None:
+        for prefix in (f"{subject.target.name}:", f"{subject.target.name}-", subject.target.name):
+            if ident.startswith(prefix):
+                ident = ident[len(prefix):]
+                break
+    name = f"{node.originalname}[{ident}]" if ident else node.originalname
+    return state.target_dir(target) / Path(node.fspath).stem / (re.sub(r"[^A-Za-z0-9._\[\]-]+", "_", name) + ".yaml")
 
 
 @pytest.fixture
 def vcr_cassette_dir(request):
-    subject = _subject(request)
-    target = subject.target.name if subject else "_"
-    return str(request.config.stash[STATE].target_dir(target) / Path(request.node.fspath).stem)
+    return str(cassette_path(request.node, request.config.stash[STATE]).parent)
 
 
 @pytest.fixture
 def default_cassette_name(request):
-    # one cassette per test x model x variant (small cassettes keep VCR's matching cheap), named by the
-    # test id without the target (the directory already names it)
-    subject = _subject(request)
-    ident = request.node.callspec.id if hasattr(request.node, "callspec") else ""
-    if subject is not None:
-        for prefix in (f"{subject.target.name}/", f"{subject.target.name}-"):
-            ident = ident.removeprefix(prefix)
-    name = f"{request.node.originalname}[{ident}]" if ident else request.node.originalname
-    return re.sub(r"[^A-Za-z0-9._\[\]-]+", "_", name)
+    return cassette_path(request.node, request.config.stash[STATE]).stem
 
 
 class Runner:
@@ -342,58 +508,74 @@ class Runner:
     def __init__(self, request, state: State, subject: Subject):
         self.request, self.state, self.subject = request, state, subject
         self.target, self.model = subject.target, subject.model
+        marker = request.node.get_closest_marker("route")
+        self.marker = marker.args[0] if marker else None
+        self.cassette = request.getfixturevalue("vcr") if not (state.cfg.live and not state.cfg.recording) else None
+        state.tracker.use(self.cassette)
 
     @property
     def client(self) -> httpx.Client:
         return self.state.client(self.target)
 
+    def narrow(self, body: dict) -> dict:
+        """The run's cost narrowing, for a body a suite embeds somewhere the runner cannot see (a batch file)."""
+        return cap_tokens(body, self.state.cfg.token_cap)
+
+    @staticmethod
+    def rule(message: str, rule: str, provenance: Provenance = Provenance.UPSTREAM) -> Finding:
+        """Why a lifecycle step must be refused, and where that rule comes from."""
+        return Finding("refused", Severity.NONCONFORMING, message, provenance=provenance, rule=rule)
+
     def check(self, spec: CellSpec) -> Cell:
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
-        cfg = self.state.config.getoption
-        if self.subject.error:
-            self._finish(self._untested(spec.route, spec.parameter, self.subject.error), fail=True)
         self._within_budget(spec.route, spec.parameter, spec.kind)
-        spec = spec.capped(cfg("--token-cap"))
+        cfg = self.state.cfg
+        if route_class(spec.operation["path"]) in EXPENSIVE and not cfg.expensive_examples:
+            spec = replace(spec, generate=False)  # an image, a clip or a video per example: the probe only, unless opted in
         try:
-            cell = self._replayable(
-                spec.route,
-                spec.parameter,
-                lambda: run_cell(
-                    self.client,
-                    self.target.url(spec.operation["path"]),
-                    spec,
-                    target=self.target.name,
-                    model=self.model,
-                    examples=cfg("--examples"),
-                    seed=cfg("--seed"),
-                    timeout=cfg("--request-timeout"),
-                    retry=self.state.retry_policy(),
-                ),
-            )
+            cell = self._replayable(spec.route, spec.parameter, lambda: run_cell(
+                self.client, self.target.url(spec.operation["path"]), spec, target=self.target.name, model=self.model,
+                examples=cfg.examples, seed=cfg.seed, judging=self.state.judging))
         except OverlayError as exc:
             pytest.fail(f"suite error: {exc}", pytrace=False)
-        self._locate(cell)
         return self._finish(cell)
 
-    def check_rejection(self, operation: dict, valid: dict, mutation: Mutation, expect: Expect) -> Cell:
-        """A negative cell: the valid probe body with one mutation must be refused with a 4xx + envelope."""
-        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
-        route = f"{operation['method']} {operation['path']}"
-        self._within_budget(route, f"negative: {mutation.name}", "negative")
-        if not self.subject.error:
-            gate = self._replayable(route, f"negative: {mutation.name}", lambda: self.state.route_gate(self.target, self.model, operation, valid))
-            if gate:
-                return self._finish(self._untested(route, f"negative: {mutation.name}", gate, kind="negative"))
-        case = mutation.apply({**valid, "model": self.model})
-        return self._rejection(route, operation, case, expect, self.state.client(self.target), self.model)
+    def check_model_list(self) -> Cell:
+        """GET /models as a cell of the target, judged on the discovery answer (no further request)."""
+        __tracebackhide__ = True
+        found = self.state.discovered[self.target.name]
+        op = documented_operation("/models", "GET")
+        result = judge(found.exchange, Expect.for_request(op, None), self.state.judging)
+        ex = found.exchange
+        cell = Cell(target=self.target.name, model=None, route="GET /models", parameter=None, verdict=result.verdict.value, reason=result.reason,
+                    status=ex.status, violation=result.first_violation.to_dict() if result.first_violation else None,
+                    warnings=[f.to_dict() for f in result.warnings], notes=[f.to_dict() for f in result.notes],
+                    request={"method": "GET", "url": ex.url, "body": None}, exchanges=0, kind="route", strict=self.state.cfg.strict,
+                    security=any(f.check == "credential_reflected" for f in result.findings))
+        if not (self.state.cfg.live and not self.state.cfg.recording):
+            cell.cassette, cell.interaction = _shown(found.cassette), 0
+        return self._finish(cell, located=True)
 
-    def check_auth(self, operation: dict, valid: dict, how: str, expect: Expect) -> Cell:
-        """An auth cell (per target): the valid request with bad or misplaced credentials must get a 401."""
+    def check_rejection(self, operation: dict, valid: dict, mutation: Mutation) -> Cell:
+        """A negative cell: the valid probe body with one mutation must be refused (a 4xx)."""
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         route = f"{operation['method']} {operation['path']}"
+        parameter = f"negative: {mutation.name}"
+        self._within_budget(route, parameter, "negative")
+        valid = cap_tokens({**valid, "model": self.model}, self.state.cfg.token_cap)
+        gate = self._replayable(route, parameter, lambda: self.state.route_gate(self.target, self.model, operation, valid))
+        if gate:
+            return self._finish(self._untested(route, parameter, gate, kind="negative"))
+        case = mutation.apply(operation, valid)
+        return self._rejection(route, operation, case, self.state.client(self.target), self.model)
+
+    def check_auth(self, operation: dict, valid: dict, how: str) -> Cell:
+        """An auth cell (per target): the valid request with bad or misplaced credentials must be refused."""
+        __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
+        route = f"{operation['method']} {operation['path']}"
+        if self.target.auth == "none":
+            return self._finish(self._untested(route, f"auth: {how}", "the target's profile declares no authentication", kind="auth"))
         key = self.target.key or ("replayed-key" if not self.state.live else None)
-        if key is None:
-            self._finish(self._untested(route, f"auth: {how}", f"{self.target.key_env} is not set"), fail=True)
         cases = {
             "no credentials": ({}, "none"),
             "x-api-key instead of Bearer": ({"x-api-key": key}, "x-api-key: <the valid key>"),
@@ -401,128 +583,111 @@ class Runner:
             "malformed Authorization": ({"Authorization": key}, "Authorization: <the valid key without 'Bearer '>"),
         }
         headers, shown = cases[how]
-        body = {**valid, "model": self.model} if operation["method"] != "GET" else None
-        case = Rejection(how, body=body, headers=headers, statuses=(401,), auth=True, shown=shown)
-        return self._rejection(route, operation, case, expect, self.state.bare_client(self.target), None)
+        body = cap_tokens({**valid, "model": self.model}, self.state.cfg.token_cap) if operation["method"] != "GET" else None
+        case = Rejection(how, AUTH_RULE, body=body, headers=headers, statuses=(401,), auth=True, shown=shown)
+        return self._rejection(route, operation, case, self.state.bare_client(self.target), None)
 
-    def _rejection(self, route, operation, case, expect, client, model) -> Cell:
+    def _rejection(self, route, operation, case, client, model) -> Cell:
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
-        if self.subject.error:
-            self._finish(self._untested(route, case.name, self.subject.error), fail=True)
-        cfg = self.state.config.getoption
-        cell = self._replayable(
-            route,
-            case.name,
-            lambda: run_rejection_cell(
-                client,
-                operation["method"],
-                self.target.url(operation["path"]),
-                case,
-                expect,
-                target=self.target.name,
-                model=model,
-                route=route,
-                timeout=cfg("--request-timeout"),
-                retry=self.state.retry_policy(),
-            ),
-        )
-        self._locate(cell)
+        cell = self._replayable(route, case.name, lambda: run_rejection_cell(
+            client, operation["method"], self.target.url(operation["path"]), case, target=self.target.name, model=model, route=route,
+            judging=self.state.judging))
         return self._finish(cell)
 
     @contextlib.contextmanager
-    def lifecycle(self, per_model: bool = True):
-        """A stateful lifecycle whose steps are cells; what it created is deleted on exit, whatever happened."""
+    def lifecycle(self, per_model: bool = True, kind: str = "lifecycle", prefix: str = "lifecycle: "):
+        """A stateful sequence whose steps are cells; what it created is deleted on exit, whatever happened."""
         __tracebackhide__ = True
-        if self.subject.error:
-            self._finish(self._untested("lifecycle", None, self.subject.error), fail=True)
-        cfg = self.state.config.getoption
-        settings = Settings(
-            timeout=cfg("--request-timeout"),
-            retry=self.state.retry_policy(),
-            sleep=self.state.sleep,
-            poll_timeout=cfg("--poll-timeout"),
-            poll_interval=1.0,
-        )
-        self._within_budget("lifecycle", None, "lifecycle")
-        life = Lifecycle(self.client, self.target.base_url, self.target.name, self.model if per_model else None, settings)
+        settings = Settings(judging=self.state.judging, sleep=self.state.sleep, poll_timeout=self.state.cfg.poll_timeout, poll_interval=1.0)
+        self._within_budget("lifecycle", None, kind)
+        life = Lifecycle(self.client, self.target.base_url, self.target.name, self.model if per_model else None, settings, kind, prefix)
         problem = None
         try:
             try:
                 yield life
             finally:
-                life.close()  # delete what was created, even when a step or the suite itself failed
-        except CannotOverwriteExistingCassetteException:
-            problem = "miss"
-        except RuntimeError as exc:
-            if "Network is disabled" not in str(exc):
+                with contextlib.suppress(Exception):  # a cleanup after a miss misses too: the first problem is the one to report
+                    life.close()  # delete what was created, even when a step or the suite itself failed
+        except Exception as exc:  # noqa: BLE001 - classified below; anything else is re-raised
+            problem = self._recording_problem(exc)
+            if problem is None:
                 raise
-            problem = str(exc)
         # outside the except block: a chained exception would print VCR's unfiltered request
-        if problem == "miss":
-            self._cassette_miss("lifecycle", None)
         if problem:
-            self._network_blocked("lifecycle", None, problem)
-        for cell in life.cells:
-            self._locate(cell)
+            for cell in life.cells:
+                self._stamp(cell)
+            self.state.cells.extend(life.cells)
+            route = life.cells[-1].route if life.cells else "lifecycle"
+            self._fail_recording(route, f"{prefix}(next step)", problem)
         self._finish_many(life.cells)
 
     def check_sdk_example(self) -> Cell:
         """The page's Python example through the official openai SDK (recorded and replayed like any cell)."""
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
-        if self.subject.error:
-            self._finish(self._untested(CHAT_ROUTE, sdk.PARAMETER, self.subject.error), fail=True)
-        timeout = self.state.config.getoption("--request-timeout")
-        result = self._replayable(CHAT_ROUTE, sdk.PARAMETER, lambda: sdk.run_documented_example(self.target.base_url, self.target.key, self.model, timeout))
-        url = self.target.url("/chat/completions")
-        cell = Cell(
-            target=self.target.name,
-            model=self.model,
-            route=CHAT_ROUTE,
-            parameter=sdk.PARAMETER,
-            verdict=result["verdict"],
-            reason=result["reason"],
-            status=result["status"],
-            warnings=result["warnings"],
-            request={"method": "POST", "url": url, "body": result["request"]},
-            exchanges=1,
-        )
-        self._locate(cell)
+        result = self._replayable(CHAT_ROUTE, sdk.PARAMETER, lambda: sdk.run_documented_example(
+            self.target.base_url, self.target.key, self.model, self.state.cfg.request_timeout, self.state.cfg.token_cap))
+        cell = Cell(target=self.target.name, model=self.model, route=CHAT_ROUTE, parameter=sdk.PARAMETER, verdict=result["verdict"],
+                    reason=result["reason"], status=result["status"], warnings=result["warnings"],
+                    request={"method": "POST", "url": self.target.url("/chat/completions"), "body": result["request"]}, exchanges=1,
+                    strict=self.state.cfg.strict)
+        if self.cassette is not None:
+            cell.interaction = next((i for i, n in self.cassette.play_counts.items() if n), len(self.cassette.data) - 1 if self.cassette.data else None)
         return self._finish(cell)
 
     def _replayable(self, route: str, parameter: str | None, call):
-        """Run `call`; a cassette miss or a blocked socket becomes a clean failure naming the fix."""
+        """Run `call`; a cassette miss, an unreadable cassette or a blocked socket becomes a clean failure naming the fix."""
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
         try:
             return call()
-        except CannotOverwriteExistingCassetteException:
-            problem = None
-        except RuntimeError as exc:
-            if "Network is disabled" not in str(exc):
+        except Exception as exc:  # noqa: BLE001 - classified below; anything else is re-raised
+            problem = self._recording_problem(exc)
+            if problem is None:
                 raise
-            problem = str(exc)
         # Outside the except block on purpose: a chained exception would print VCR's unfiltered request.
-        if problem is None:
-            self._cassette_miss(route, parameter)
-        self._network_blocked(route, parameter, problem)
+        self._fail_recording(route, parameter, problem)
+
+    def _recording_problem(self, exc: Exception) -> tuple[str, str] | None:
+        """What went wrong with the recording, in words (VCR.py's own message prints the unfiltered request)."""
+        if isinstance(exc, CannotOverwriteExistingCassetteException):
+            request = exc.failed_request
+            return "miss", f"{request.method} {request.path}: " + cassettes.describe_miss(exc.cassette, request, self.state.secrets)
+        if isinstance(exc, RuntimeError) and "Network is disabled" in str(exc):
+            return "socket", str(exc)
+        if isinstance(exc, (KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError)) and _from_vcr(exc):
+            return "unreadable", f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}"
+        return None
+
+    def _fail_recording(self, route: str, parameter: str | None, problem: tuple[str, str]) -> None:
+        __tracebackhide__ = True
+        kind, text = problem
+        if kind == "miss":
+            asked, _, text = text.partition(": ")
+            self._cassette_miss(route, parameter, text, asked)
+        if kind == "unreadable":
+            where = _shown(self.cassette._path) if self.cassette is not None else "?"
+            message = (f"{self.request.node.nodeid}: the cassette {where} cannot be read while replaying ({text}).\n"
+                       f"It is corrupted, truncated, hand-edited or from another format. Restore it from git "
+                       f"(git checkout -- {where}) or re-record with: {rerecord_hint(self.target, self.request.node.nodeid)}")
+            self._finish(self._untested(route, parameter, f"the cassette {where} cannot be read"), fail=True, message=message)
+        self._network_blocked(route, parameter, text)
 
     def _within_budget(self, route: str, parameter: str | None, kind: str) -> None:
         __tracebackhide__ = True
-        spent = self.state.over_budget()
+        spent = self.state.over_budget(self.request.node, self.model)
         if spent:
             self._finish(self._untested(route, parameter, spent, kind=kind))
 
     def _untested(self, route: str, parameter: str | None, reason: str, kind: str = "route") -> Cell:
         return Cell(target=self.target.name, model=self.model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason, kind=kind)
 
-    def _cassette_miss(self, route: str, parameter: str | None) -> None:
+    def _cassette_miss(self, route: str, parameter: str | None, where_it_differs: str, asked: str) -> None:
         __tracebackhide__ = True  # verdicts are the message; plugin frames are noise (and slow to render)
-        # VCR's own message prints the unfiltered request: never show it, name what to do instead.
-        cassette = self.request.getfixturevalue("vcr")
-        where = _shown(cassette._path) if cassette is not None else "?"
+        # VCR's own message prints the unfiltered request: never show it, name what differs and what to do.
+        where = _shown(self.cassette._path) if self.cassette is not None else "?"
         message = (
-            f"{self.request.node.nodeid}: no recorded answer for {route} (model {self.model}) in {where}.\n"
+            f"{self.request.node.nodeid}: no recorded answer for {asked} (model {self.model}) in {where}: {where_it_differs}.\n"
             f"The request differs from the recording (the suite, overlay, seed or library versions changed) "
-            f"or the cassette is missing.\n{rerecord_hint(self.target, self.request.node.nodeid)}"
+            f"or the cassette is missing. Re-record with: {rerecord_hint(self.target, self.request.node.nodeid)}"
         )
         self._finish(self._untested(route, parameter, f"no recorded answer in {where}"), fail=True, message=message)
 
@@ -534,38 +699,43 @@ class Runner:
         )
         self._finish(self._untested(route, parameter, "replay tried to open a socket"), fail=True, message=message)
 
-    def _locate(self, cell: Cell) -> None:
+    def _stamp(self, cell: Cell) -> None:
+        """What the runner knows of a cell: its test, family, evidence file and when it was observed."""
         cell.test = self.request.node.nodeid
-        cassette = self.request.getfixturevalue("vcr") if not self.state.config.getoption("--disable-recording") else None
-        if cassette is None or cell.request is None:
-            return
-        cell.cassette = str(_shown(cassette._path))
-        for index, recorded in enumerate(cassette.requests):
-            if recorded.method == cell.request["method"] and recorded.uri == cell.request["url"] and cassettes.canonical_body(recorded.body) == cell.request["body"]:
-                cell.interaction = index
-                break
+        cell.family = family_of(self.marker, cell.route, cell.parameter)
+        if self.cassette is not None and cell.request is not None and cell.cassette is None:
+            cell.cassette = _shown(self.cassette._path)
+        if cell.cassette is None:
+            cell.interaction = None
+        cell.observed_at = self.state.observed_at(self.target.name, cell.cassette)
 
-    def _finish(self, cell: Cell, fail: bool | None = None, message: str | None = None) -> Cell:
-        """Record the cell, then turn its verdict into a pytest outcome (expectations first)."""
+    def _finish(self, cell: Cell, fail: bool | None = None, message: str | None = None, located: bool = False) -> Cell:
+        """Record the cell, then turn its verdict into a pytest outcome (outcomes.py decides)."""
         __tracebackhide__ = True
+        self._stamp(cell)
         self.state.cells.append(cell)
-        outcome, text = ("fail", self._describe(cell, message)) if fail else self._judge(cell)
+        if fail:
+            _raise(outcomes.FAIL, self._describe(cell, message))
+        outcome, text = self._judge(cell)
         _raise(outcome, text)
         return cell
 
     def _finish_many(self, cells: list[Cell]) -> list[Cell]:
         """Several cells from one test (a lifecycle): every cell is recorded, the worst outcome is raised."""
         __tracebackhide__ = True
+        for cell in cells:
+            self._stamp(cell)
         self.state.cells.extend(cells)
         judged = [self._judge(cell) for cell in cells]
-        for outcome in ("fail", "xfail", "skip"):
-            texts = [text for o, text in judged if o == outcome]
-            if texts and (outcome != "skip" or len(texts) == len(judged)):
-                _raise(outcome, "\n".join(texts))
+        worst = outcomes.worst_outcome([o for o, _ in judged])
+        _raise(worst, "\n".join(text for o, text in judged if o == worst or worst in (outcomes.PASS, outcomes.WARN)))
         return cells
 
     def _describe(self, cell: Cell, message: str | None = None) -> str:
         text = self.state.scrub(message or f"{cell.route} [{cell.parameter or 'route'}] on {self.target.name}/{cell.model or '(target)'}: {cell.verdict}: {cell.reason}")
+        violation = cell.violation or {}
+        if not message and violation.get("provenance"):
+            text += f"\nrule ({violation['provenance']}): {violation.get('rule') or violation.get('check')}"
         if cell.request and not message:
             text += f"\nrequest: {self.state.scrub(str(cell.request['body']))[:500]}"
         if cell.cassette:
@@ -573,34 +743,31 @@ class Runner:
         return text
 
     def _judge(self, cell: Cell) -> tuple[str, str]:
-        """pass | skip | xfail | fail, and the message: expectations decide first, then the verdict."""
-        verdict = Verdict(cell.verdict)
-        text = self._describe(cell)
         expected = self.state.expectations.expected(cell.target, cell.model, cell.route, cell.parameter)
-        if expected is not None and expected != verdict.value:
+        outcome, why = outcomes.outcome(cell.verdict, expected, cell.security)
+        text = self._describe(cell)
+        if why == "expectation drift":
             label = cell_label(cell.model, cell.route, cell.parameter)
-            return "fail", (
-                f"expectation drift for {cell.target}: {label}\n  - expected: {expected}\n  + observed: {verdict.value}\n{text}\n"
-                f"(if the change is right, update suites/expectations/{cell.target}.yaml)"
-            )
-        if verdict in (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.IGNORED, Verdict.ACCEPTED):
-            if expected == verdict.value:
-                return "xfail", f"known deviation (suites/expectations/{cell.target}.yaml): {text}"
-            if verdict is not Verdict.IGNORED:
-                return "fail", ("SECURITY FINDING: " if cell.security else "") + text
-        if verdict in (Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict.IGNORED):
-            return "skip", text
-        return "pass", text
+            text = (f"expectation drift for {cell.target}: {label}\n  - expected: {expected}\n  + observed: {cell.verdict}\n{text}\n"
+                    f"(if the change is right, update suites/expectations/{cell.target}.yaml)")
+        elif outcome == outcomes.XFAIL:
+            text = f"known deviation (suites/expectations/{cell.target}.yaml): {text}"
+        elif why == "security finding":
+            text = "SECURITY FINDING: " + text
+        return outcome, text
 
 
 def _raise(outcome: str, text: str) -> None:
     __tracebackhide__ = True
-    if outcome == "fail":
-        pytest.fail(text, pytrace=False)
-    if outcome == "xfail":
+    if outcome == outcomes.FAIL:
+        failure = pytest.fail.Exception(text, pytrace=False)
+        failure.__suppress_context__ = True  # raised while a VCR.py error is handled: never show its unfiltered message
+        raise failure
+    if outcome == outcomes.XFAIL:
         raise pytest.xfail.Exception(text, pytrace=False)  # pytest.xfail() builds a traceback repr per xfail, then discards it
-    if outcome == "skip":
+    if outcome == outcomes.SKIP:
         pytest.skip(text)
+    # WARN is a pass: the summary line counts the lenient cells (--strict-upstream fails them)
 
 
 @pytest.hookimpl(hookwrapper=True)
@@ -613,14 +780,16 @@ def pytest_runtest_makereport(item, call):
     exc = call.excinfo.value
     from_vcr = any("/vcr/" in str(entry.path) for entry in call.excinfo.traceback)
     if isinstance(exc, yaml.YAMLError) or (from_vcr and isinstance(exc, (KeyError, TypeError, ValueError, UnicodeDecodeError, AttributeError))):
-        subject = item.callspec.params.get("conformance")
         state = item.config.stash[STATE]
-        where = Path(state.target_dir(subject.target.name)) / Path(item.fspath).stem
+        subject = item.callspec.params.get("conformance")
+        path = cassette_path(item, state)
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = f", line {mark.line + 1}" if mark is not None else ""
         report.longrepr = state.scrub(
-            f"{item.nodeid}: a cassette under {_shown(where)} cannot be read "
+            f"{item.nodeid}: the cassette {_shown(path)}{line} cannot be read "
             f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]}).\n"
             f"It is corrupted, truncated, hand-edited or from another format. Restore it from git "
-            f"(git checkout -- {_shown(where)}) or {rerecord_hint(subject.target, item.nodeid)}"
+            f"(git checkout -- {_shown(path)}) or re-record with: {rerecord_hint(subject.target, item.nodeid)}"
         )
 
 
@@ -633,9 +802,12 @@ def conformance(request) -> Runner:
 def pytest_testnodedown(node, error):
     """pytest-xdist controller: collect the cells a worker recorded (workers write no reports)."""
     state = node.config.stash.get(STATE, None)
-    cells = getattr(node, "workeroutput", {}).get("anyint_cells", [])
+    output = getattr(node, "workeroutput", {})
     if state is not None:
-        state.cells += [Cell(**c) for c in cells]
+        state.cells += [Cell(**c) for c in output.get("anyint_cells", [])]
+        state.selected = state.selected or output.get("anyint_selected", False)
+        for target, paths in output.get("anyint_recorded", {}).items():
+            state.recorded_paths.setdefault(target, set()).update(paths)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -645,29 +817,97 @@ def pytest_sessionfinish(session, exitstatus):
     state: State | None = session.config.stash.get(STATE, None)
     if state is not None and hasattr(session.config, "workerinput"):
         session.config.workeroutput["anyint_cells"] = [c.to_dict() for c in state.cells]
+        session.config.workeroutput["anyint_selected"] = state.selected
+        session.config.workeroutput["anyint_recorded"] = {t: sorted(p) for t, p in state.recorded_paths.items()}
         return
     if state is None or not state.cells:
         return
+    write_reports(session, state)
+
+
+def write_reports(session, state: State) -> None:
+    from anyint_conformance import matrix as matrices
+    from anyint_conformance.declared import confront, note_cells, unknown_keys
+    from anyint_conformance.observed import carry_over, carry_targets
+    from anyint_conformance.report import build_matrix
+
     touched = sorted({c.target for c in state.cells})
     infos = {}
     for target in state.targets:
         if target.name not in touched:
             continue
-        if state.recording:
-            cassettes.write_manifest(state.target_dir(target.name), target.name, target.base_url, target.describes, __version__)
+        if state.cfg.recording:
+            written = sorted(state.recorded_paths.get(target.name, ()))
+            cassettes.write_manifest(state.target_dir(target.name), target.name, target.base_url, target.describes, __version__, state.cfg.started_at, written)
         info = {"base_url": target.base_url, "describes": target.describes}
-        if state.recording or not state.live:
+        if state.cfg.recording or not state.live:
             try:
                 manifest = cassettes.read_manifest(state.target_dir(target.name))
                 info.update({k: manifest[k] for k in ("describes", "recorded_at", "recorded_with") if k in manifest})
             except ValueError:
                 pass
         infos[target.name] = info
-    matrix = build_matrix([c.to_dict() for c in state.cells], infos, __version__, state.mode)
-    paths = write_reports(matrix, Path(session.config.getoption("--report-dir")), state.secrets)
+    cells = [c.to_dict() for c in state.cells]
+    report_dir = state.cfg.report_dir
+    existing_path = report_dir / "support-matrix.json"
+    note = ""
+    if existing_path.exists():
+        try:
+            existing = matrices.load(existing_path)
+        except matrices.MatrixError as exc:
+            existing, note = None, f" (the earlier matrix was not kept: {exc})"
+        if existing is not None:
+            complete = set() if state.selected else set(touched)
+            kept_before = len(cells)
+            cells = carry_over(existing["cells"], cells, complete)
+            infos = carry_targets(existing["targets"], infos)
+            if len(cells) > kept_before:
+                note = f" ({len(cells) - kept_before} cells this run did not observe kept from the earlier matrix)"
+    declared = _declarations(state, infos, touched)
+    contradictions = confront(cells, declared)
+    note_cells(cells, contradictions)
+    drift = [
+        {"target": c["target"], "model": c["model"], "route": c["route"], "parameter": c["parameter"], "expected": expected, "observed": c["verdict"]}
+        for c in cells
+        if (expected := state.expectations.expected(c["target"], c["model"], c["route"], c["parameter"])) is not None and expected != c["verdict"]
+    ]
+    matrix = build_matrix(cells, infos, __version__, state.cfg.mode, strict=state.cfg.strict, drift=drift, declared=contradictions + unknown_keys(declared))
+    paths = matrices.write(matrix, report_dir, state.secrets)
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
-        reporter.write_line(f"anyint-conformance: {len(state.cells)} cells -> " + ", ".join(str(p) for p in paths))
+        if reporter._tw.width_of_current_line:  # after pytest's progress characters: start a line of our own
+            reporter.write("\n")
+        reporter.write_line(f"anyint-conformance: {len(state.cells)} cells observed{note} -> " + ", ".join(_shown(p) for p in paths))
+        lenient = sum(c.verdict == Verdict.LENIENT.value for c in state.cells)
+        if lenient:
+            reporter.write_line(f"anyint-conformance: {lenient} cell(s) lenient: accepted what only upstream OpenAI refuses "
+                                f"(passes under the pages' rules; --strict-upstream fails them)")
+
+
+def _declarations(state: State, infos: dict, touched: list[str]) -> dict[str, dict[str, dict]]:
+    """{target: {model: what it declares}}: the raw GET /models entry of every model this run saw (kept in
+    the matrix's target info), merged with the --declarations file; carried-over targets keep theirs."""
+    from anyint_conformance.declared import load_file
+
+    extra: dict = {}
+    if state.config.getoption("--declarations"):
+        try:
+            extra = load_file(state.config.getoption("--declarations"))
+        except ValueError as exc:
+            raise pytest.UsageError(str(exc)) from None
+    names = {t.name for t in state.targets}
+    for target in touched:
+        found = state.discovered.get(target)
+        entries = dict(found.entries) if found else {}
+        for key, value in extra.items():  # {model: ...} for every target, or {target: {model: ...}}
+            if key in names:
+                if key == target:
+                    for model, entry in value.items():
+                        entries[model] = {**entries.get(model, {}), **entry}
+            elif key in entries or key in (found.models if found else []):
+                entries[key] = {**entries.get(key, {}), **value}
+        infos[target]["declared"] = entries
+    return {name: info.get("declared", {}) for name, info in infos.items()}
 
 
 def pytest_collection_finish(session):
@@ -678,33 +918,9 @@ def pytest_collection_finish(session):
     config = session.config
     if not config.getoption("--anyint-plan"):
         return
-    examples = config.getoption("--examples")
-    polls = int(config.getoption("--poll-timeout")) + 1  # one poll a second
-    rows: dict[tuple[str, str], list[int]] = {}
-    for item in session.items:
-        subject = getattr(item, "callspec", None) and item.callspec.params.get("conformance")
-        if subject is None:
-            continue
-        # a route cell: 1 probe + N examples behind a supported probe; parameter/negative/auth/SDK cells: 1
-        generating = item.get_closest_marker("generates") is not None
-        low, high = 1, 1 + (examples if generating else 0)
-        declared = item.get_closest_marker("requests")  # lifecycles declare their bounds
-        if declared:
-            low, high = declared.args[0], declared.args[1] + (polls if declared.kwargs.get("polls") else 0)
-        key = (subject.target.name, subject.model or "(target)")
-        cells, lo, hi = rows.get(key, [0, 0, 0])
-        rows[key] = [cells + 1, lo + low, hi + high]
-    tw = config.pluginmanager.get_plugin("terminalreporter")
-    lines = [f"{'target':10} {'model':28} {'tests':>6} {'requests (min-max)':>20}"]
-    total = [0, 0, 0]
-    for (target, model), (cells, lo, hi) in sorted(rows.items()):
-        lines.append(f"{target:10} {model:28} {cells:>6} {f'{lo}-{hi}':>20}")
-        total = [total[0] + cells, total[1] + lo, total[2] + hi]
-    lines.append(f"{'total':39} {total[0]:>6} {f'{total[1]}-{total[2]}':>20}")
-    lines.append(f"max_tokens <= {config.getoption('--token-cap')} in every body; min = every probe refused, max = every probe supported "
-                 f"({examples} examples per route cell, polls up to --poll-timeout); negative cells add one route probe per route and model")
-    for line in lines:
-        (tw.write_line if tw else print)(line)
+    from anyint_conformance.plan import print_plan
+
+    print_plan(session, config.stash[STATE])
     session.items.clear()  # nothing is sent
 
 

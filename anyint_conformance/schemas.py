@@ -1,8 +1,12 @@
-"""The derived schemas at run time: loaded once, compiled once, reused for every body and SSE event."""
+"""The derived schemas at run time: loaded once, compiled once, reused for every body and SSE event.
+
+Two layers (see derive.py): `documented` (schemas/<id>.json: the page and our reading of it) and
+`upstream` (schemas/upstream/<id>.json: plus OpenAI's own facts). A violation says which layer it
+broke and quotes the rule: the page's row, or the upstream name.
+"""
 
 from __future__ import annotations
 
-import copy
 import json
 from dataclasses import dataclass
 from functools import lru_cache
@@ -12,16 +16,18 @@ from typing import Any, Iterator
 import jsonschema
 from referencing import Registry, Resource
 
-from anyint_conformance.derive import ID_BASE, SCHEMAS_DIR
+from anyint_conformance.derive import DOCUMENTED, LAYER_DIRS, SCHEMAS_DIR, UPSTREAM, response_targets
 
 
 @dataclass(frozen=True)
 class Violation:
-    """The first way a body breaks a schema: a JSON path a reader can follow and a message."""
+    """The first way a body breaks a schema: a JSON path a reader can follow, a message, and the rule."""
 
     path: str
     message: str
     schema_path: str
+    layer: str = DOCUMENTED
+    rule: str | None = None  # the quoted row of the page, or the upstream name
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -34,38 +40,105 @@ def json_path(parts) -> str:
     return out
 
 
-@lru_cache(maxsize=1)
-def load_schemas(schemas_dir: Path = SCHEMAS_DIR) -> dict[str, dict]:
-    """Every committed schemas/<id>.json by id (the OpenAPI document is not a schema)."""
+@lru_cache(maxsize=None)
+def load_schemas(layer: str = DOCUMENTED, schemas_dir: Path = SCHEMAS_DIR) -> dict[str, dict]:
+    """Every committed schema of one layer by id (the OpenAPI document is not a schema)."""
     out = {}
-    for path in sorted(schemas_dir.glob("*.json")):
+    for path in sorted((schemas_dir / LAYER_DIRS[layer]).glob("*.json")):
         if path.stem != "openapi":
             out[path.stem] = json.loads(path.read_text())
     return out
 
 
-@lru_cache(maxsize=1)
-def _registry() -> Registry:
-    resources = [(s["$id"], Resource.from_contents(s)) for s in load_schemas().values()]
+@lru_cache(maxsize=None)
+def _registry(layer: str) -> Registry:
+    resources = [(s["$id"], Resource.from_contents(s)) for s in load_schemas(layer).values()]
     return Registry().with_resources(resources)
 
 
 @lru_cache(maxsize=None)
-def validator(schema_id: str) -> jsonschema.protocols.Validator:
-    """The compiled validator for one schema id, built on first use and cached for the process."""
-    schemas = load_schemas()
+def validator(schema_id: str, layer: str = DOCUMENTED) -> jsonschema.protocols.Validator:
+    """The compiled validator for one schema id and layer, built on first use and cached for the process."""
+    schemas = load_schemas(layer)
     if schema_id not in schemas:
         raise KeyError(f"no schema {schema_id!r} under schemas/ (known: {', '.join(sorted(schemas))})")
     cls = jsonschema.validators.validator_for(schemas[schema_id])
-    return cls(schemas[schema_id], registry=_registry())
+    return cls(schemas[schema_id], registry=_registry(layer))
 
 
-def first_violation(schema_id: str, instance: Any) -> Violation | None:
+def first_violation(schema_id: str, instance: Any, layer: str = DOCUMENTED) -> Violation | None:
     """The most relevant error (jsonschema's best_match), or None when the instance conforms."""
-    error = jsonschema.exceptions.best_match(validator(schema_id).iter_errors(instance))
+    error = jsonschema.exceptions.best_match(validator(schema_id, layer).iter_errors(instance))
     if error is None:
         return None
-    return Violation(json_path(error.absolute_path), error.message, "/".join(map(str, error.absolute_schema_path)))
+    missing = None
+    if error.validator == "required" and isinstance(error.instance, dict):
+        missing = next((name for name in error.validator_value if name not in error.instance), None)
+    path = list(error.absolute_path) + ([missing] if missing else [])
+    return Violation(json_path(error.absolute_path), error.message, "/".join(map(str, error.absolute_schema_path)), layer,
+                     rule_at(schema_id, path, layer))
+
+
+def violations(schema_id: str, instance: Any) -> list[Violation]:
+    """The first documented violation, then the first upstream-only one (the upstream layer includes the
+    documented one, so it is reported only when the documented layer holds)."""
+    documented = first_violation(schema_id, instance, DOCUMENTED)
+    if documented is not None:
+        return [documented]
+    upstream = first_violation(schema_id, instance, UPSTREAM)
+    return [upstream] if upstream is not None else []
+
+
+def rule_at(schema_id: str, path: list, layer: str = DOCUMENTED) -> str | None:
+    """The rule behind the schema node at an instance path: the page's row (field, meaning, our reading)
+    for the documented layer, the upstream name for the upstream layer."""
+    node, annotated, field = load_schemas(layer)[schema_id], None, []
+    for part in [None, *path]:
+        if part is not None:
+            node = _child(node, part, layer)
+            if node is None:
+                break
+            if isinstance(part, str):
+                field.append(part)
+            elif field:
+                field[-1] += "[]"
+        if "x-source" in node:
+            annotated = (node, ".".join(field))
+    if annotated is None:
+        return None
+    node, name = annotated
+    if layer == UPSTREAM:
+        source = (node.get("x-upstream") or {}).get("source") or (node.get("x-inferred") or {}).get("source")
+        if source:
+            return f"upstream OpenAI: {source}"
+    text = f"{node['x-source']}: {name or '(body)'}"
+    cells = [f"{key} {node[f'x-{key}']}" for key in ("type", "required") if f"x-{key}" in node]
+    if cells:
+        text += f" ({', '.join(cells)})"
+    if node.get("description"):
+        text += f' — "{node["description"]}"'
+    why = (node.get("x-inferred") or {}).get("why")
+    if why and node.get("x-provenance") == "page":
+        text += f" (our reading: {why})"
+    return text
+
+
+def _child(node: dict, part: Any, layer: str) -> dict | None:
+    node = _deref(node, layer)
+    if isinstance(part, int):
+        items = node.get("items")
+        if items is None:
+            items = next((b.get("items") for b in node.get("anyOf", []) if isinstance(b, dict) and "items" in b), None)
+        return _deref(items, layer) if isinstance(items, dict) else None
+    prop = node.get("properties", {}).get(part)
+    return _deref(prop, layer) if isinstance(prop, dict) else None
+
+
+def _deref(node: dict, layer: str) -> dict:
+    ref = node.get("$ref") if isinstance(node, dict) else None
+    if isinstance(ref, str):
+        return load_schemas(layer)[ref.rsplit("/", 1)[-1].removesuffix(".json")]
+    return node
 
 
 def missing_when_available(schema_id: str, instance: Any) -> list[str]:
@@ -88,93 +161,41 @@ def _walk_when_available(schema: dict, instance: Any, path: str) -> Iterator[str
             yield from _walk_when_available(schema["items"], item, f"{path}[{i}]")
 
 
-def _component_refs(node: Any) -> Any:
-    """Rewrite registry URIs (…/chat.message.json) into OpenAPI component refs (#/components/schemas/chat.message)."""
-    if isinstance(node, dict):
-        out = {}
-        for key, value in node.items():
-            if key == "$ref" and isinstance(value, str) and value.startswith(ID_BASE):
-                out[key] = "#/components/schemas/" + value[len(ID_BASE) :].removesuffix(".json")
-            elif key in ("$id", "$schema"):
-                continue
-            else:
-                out[key] = _component_refs(value)
-        return out
-    if isinstance(node, list):
-        return [_component_refs(v) for v in node]
-    return node
+def sdk_type(schema_id: str) -> str | None:
+    """The official openai type that must parse a body of this schema (`x-sdk`), if the tables name one."""
+    return load_schemas()[schema_id].get("x-sdk") if schema_id in load_schemas() else None
 
 
-# Non-JSON response bodies an operation may declare instead of a schema id.
-_MEDIA_KIND_SCHEMAS = {"binary": {"type": "string", "format": "binary"}, "text": {"type": "string"}}
+@lru_cache(maxsize=1)
+def openapi() -> dict:
+    """The committed OpenAPI document (schemas/openapi.json), read once."""
+    return json.loads((SCHEMAS_DIR / "openapi.json").read_text())
 
 
-def _response_schema(target: str | list[str]) -> dict:
-    """A schema id -> component ref; a list -> any of them; binary / text -> a string schema."""
-    if isinstance(target, list):
-        return {"anyOf": [_response_schema(t) for t in target]}
-    if target in _MEDIA_KIND_SCHEMAS:
-        return dict(_MEDIA_KIND_SCHEMAS[target])
-    return {"$ref": f"#/components/schemas/{target}"}
+@lru_cache(maxsize=1)
+def _operations() -> dict[tuple[str, str], dict]:
+    return {(op["x-operation"]["method"], path): op["x-operation"] for path, item in openapi()["paths"].items() for op in item.values()}
 
 
-def openapi_document(schemas: dict[str, dict], operations: list[dict], overrides: dict | None = None) -> dict:
-    """A minimal OpenAPI 3.1 document over the derived schemas.
+def operation(path: str, method: str = "POST") -> dict:
+    """The documented operation for a method and path, as the tables declare it."""
+    try:
+        return _operations()[(method, path)]
+    except KeyError:
+        raise LookupError(f"no table under schemas/tables/ declares {method} {path}") from None
 
-    `overrides` replaces request schemas by id (the cost overlay narrows a request schema before generation).
-    Path parameters are strings in the path; an operation without `request` has no request body; a
-    multipart request body carries its file fields as `{type: string, format: binary}`.
-    """
-    overrides = overrides or {}
-    components = {sid: _component_refs(copy.deepcopy(overrides.get(sid, s))) for sid, s in schemas.items()}
-    paths: dict[str, dict] = {}
-    for op in operations:
-        method = op["method"].lower()
-        entry: dict[str, Any] = {
-            "operationId": f"{method}{op['path'].replace('/', '_').replace('{', '').replace('}', '')}",
-            "responses": {
-                "200": {
-                    "description": "success",
-                    "content": {mt: {"schema": _response_schema(target)} for mt, target in op["responses"].items()},
-                },
-                "default": {
-                    "description": "error envelope",
-                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/error"}}},
-                },
-            },
-        }
-        if op.get("path_parameters"):
-            entry["parameters"] = [
-                {
-                    "name": name,
-                    "in": "path",
-                    "required": True,
-                    "schema": {"type": "string"},
-                    **{f"x-{key}": value for key, value in (facts or {}).items() if key in ("documented", "inferred")},
-                }
-                for name, facts in op["path_parameters"].items()
-            ]
-        if op.get("request"):
-            media = op.get("request_media_type", "application/json")
-            entry["requestBody"] = {
-                "required": True,
-                "content": {media: {"schema": {"$ref": f"#/components/schemas/{op['request']}"}}},
-            }
-        for key in ("documented", "inferred"):
-            if key in op:
-                entry[f"x-{key}"] = op[key]
-        paths.setdefault(op["path"], {})[method] = entry
-    return {
-        "openapi": "3.1.0",
-        "info": {
-            "title": "AnyInt OpenAI-compatible gateway (derived from the documented field tables)",
-            "version": "derived",
-        },
-        "servers": [{"url": "https://gateway.api.anyint.ai/openai/v1"}],
-        "paths": paths,
-        "components": {
-            "schemas": components,
-            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        },
-        "security": [{"bearer": []}],
-    }
+
+def answer_for(operation: dict, body: Any) -> tuple[str, str]:
+    """(media type, schema id | binary | text) the operation answers this request with: the first entry
+    whose `when` matches the request, else the first entry without a `when`."""
+    body = body if isinstance(body, dict) else {}
+    entries = [(media, e) for media, target in operation["responses"].items() for e in response_targets(target)]
+    for media, entry in entries:
+        if entry["when"] and all(_matches(body.get(k), v) for k, v in entry["when"].items()):
+            return media, entry["schema"]
+    media, entry = next((m, e) for m, e in entries if not e["when"])
+    return media, entry["schema"]
+
+
+def _matches(value: Any, wanted: Any) -> bool:
+    return value in wanted if isinstance(wanted, list) else value == wanted

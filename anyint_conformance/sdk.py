@@ -1,8 +1,8 @@
 """The page's own Python example (official `openai` SDK with base_url), run as a conformance cell.
 
 It answers a user's plainest question: does the documented client code work against this target?
-The only change to the documented snippet is `max_tokens` (cost bound) and no SDK retries (each
-retry would be a paid request and would hide the first answer).
+The only change to the documented snippet is `max_tokens` (the run's token cap, as every body gets)
+and no SDK retries (each retry would be a paid request and would hide the first answer).
 """
 
 from __future__ import annotations
@@ -10,22 +10,21 @@ from __future__ import annotations
 import httpx
 import openai
 
-from anyint_conformance.checks import Verdict
 from anyint_conformance.transport import ssl_context
+from anyint_conformance.verdicts import Verdict
 
 PARAMETER = "openai-python example"
 MESSAGES = [
     {"role": "system", "content": "You are a concise assistant."},
     {"role": "user", "content": "Explain AnyInt in one sentence."},
 ]
-MAX_TOKENS = 16
 
 
-def run_documented_example(base_url: str, api_key: str | None, model: str, timeout: float) -> dict:
+def run_documented_example(base_url: str, api_key: str | None, model: str, timeout: float, token_cap: int) -> dict:
     """Verdict, reason, status and the streamed text, as the documented loop would print it."""
     client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", max_retries=0, timeout=timeout,
                            http_client=openai.DefaultHttpxClient(verify=ssl_context()))  # the SDK's defaults, one shared SSL context
-    request = {"model": model, "stream": True, "messages": MESSAGES, "max_tokens": MAX_TOKENS}
+    request = {"model": model, "stream": True, "messages": MESSAGES, "max_tokens": token_cap}
     text, chunks = [], 0
     try:
         response = client.chat.completions.create(**request)

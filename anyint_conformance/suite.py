@@ -1,30 +1,22 @@
-"""Small helpers suites use to declare what they test: operations from the tables, overlays from suites/overlays."""
+"""Small helpers suites use to declare what they test: operations, overlays from suites/overlays, cells.
+
+What an answer must be is not restated here: it comes from the operation (schemas/openapi.json) and
+the request (see checks.Expect.for_request).
+"""
 
 from __future__ import annotations
 
 from functools import lru_cache
-from pathlib import Path
 
 import yaml
 
 from anyint_conformance.cells import CellSpec
-from anyint_conformance.checks import Expect
-from anyint_conformance.derive import operations
+from anyint_conformance.config import SUITES_DIR
+from anyint_conformance.schemas import operation
 
-OVERLAYS_DIR = Path(__file__).resolve().parent.parent / "suites" / "overlays"
+OVERLAYS_DIR = SUITES_DIR / "overlays"
 
-
-@lru_cache(maxsize=1)
-def _operations() -> tuple[dict, ...]:
-    return tuple(operations())  # parsed once per process: suites call operation() at import and inside tests
-
-
-def operation(path: str, method: str = "POST") -> dict:
-    """The documented operation for a path, as the tables declare it."""
-    for op in _operations():
-        if op["path"] == path and op["method"] == method:
-            return op
-    raise LookupError(f"no table under schemas/tables/ declares {method} {path}")
+__all__ = ["operation", "overlay", "parameter_cell", "route_cell"]
 
 
 @lru_cache(maxsize=None)
@@ -33,6 +25,13 @@ def overlay(schema_id: str) -> dict:
     return yaml.safe_load((OVERLAYS_DIR / f"{schema_id}.yaml").read_text())
 
 
-def parameter_cell(operation: dict, probe: dict, parameter: str, expect: Expect, effect: str | None = None, files: dict | None = None) -> CellSpec:
-    """One optional parameter against the minimal probe: one request, judged by `effect` when the docs promise one."""
-    return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, expect=expect, files=files)
+def route_cell(operation: dict, probe: dict, **fields) -> CellSpec:
+    """A route cell: the probe, then (behind a supported probe) the page's examples and drawn ones,
+    narrowed by the request schema's cost overlay."""
+    return CellSpec(operation=operation, probe=probe, overlay=overlay(operation["request"]), **fields)
+
+
+def parameter_cell(operation: dict, probe: dict, parameter: str, effect: str | None = None, files: dict | None = None) -> CellSpec:
+    """One optional parameter against the minimal probe: one request. Supported only when `effect` (the
+    documented effect) is observed; without an effect check the cell is `unverified`."""
+    return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, files=files)

@@ -79,15 +79,12 @@ def adhoc_target(base_url: str, key_env: str | None, name: str | None) -> Target
     return Target(name=name or default_name, base_url=base_url, key_env=key_env, auth="bearer" if key_env else "none")
 
 
-def parse_models(payload) -> list[str]:
-    """Model ids from a GET /models body ({"object": "list", "data": [{"id": ...}]})."""
+def model_ids(payload) -> tuple[list[str], dict[str, dict]]:
+    """The model ids a GET /models body lists, and each model's raw entry (what the target declares of it).
+    Lenient on purpose: the GET /models cell judges the shape; discovery only needs the string ids."""
     data = payload.get("data") if isinstance(payload, dict) else None
-    if not isinstance(data, list):
-        raise TargetError("GET /models did not return {'data': [...]}")
-    ids = [item.get("id") for item in data if isinstance(item, dict)]
-    if not ids or not all(isinstance(i, str) and i for i in ids):
-        raise TargetError("GET /models returned entries without a string 'id'")
-    return sorted(set(ids))
+    entries = {item["id"]: item for item in data or [] if isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"]}
+    return sorted(entries), entries
 
 
 def secrets_of(profiles: dict[str, Target]) -> list[str]:

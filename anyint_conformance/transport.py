@@ -25,6 +25,11 @@ MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is not waited for, the c
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_EVENTS = 5000
 DONE = "[DONE]"
+# A failure that never produced an answer (reset, timeout, cut) cannot be recorded by VCR.py. A client
+# may carry a hook under this attribute (the recorder sets one) that writes it into the cassette as an
+# answer carrying this header, which replay turns back into the same error.
+FAILURE_HOOK = "anyint_record_failure"
+TRANSPORT_ERROR = "x-anyint-conformance-transport-error"
 _NOT_JSON = object()
 
 
@@ -50,6 +55,7 @@ class Exchange:
     error_kind: str | None = None  # timeout | connection | protocol | too-large | sse
     elapsed: float = 0.0
     attempts: int = 1  # > 1 when a 429 was retried
+    interaction: int | None = None  # the cassette interaction that answered (set by a tracking response hook)
 
     @property
     def content_type(self) -> str:
@@ -158,14 +164,23 @@ def _send_once(client, method, url, body, stream, timeout, headers, content, fil
         payload = {"data": fields, "files": files}
     else:
         payload = {"content": content} if content is not None else ({"json": body} if body is not None else {})
+    request = client.build_request(method, url, headers=headers, timeout=timeout, **payload)
     try:
-        with client.stream(method, url, headers=headers, timeout=timeout, **payload) as response:
+        response = client.send(request, stream=True)
+        try:
+            if TRANSPORT_ERROR in response.headers:  # a recorded failure (see FAILURE_HOOK): the same error again
+                exchange.error_kind, _, exchange.error = response.headers[TRANSPORT_ERROR].partition(": ")
+                exchange.interaction = response.request.extensions.get("anyint.interaction")
+                return exchange
             exchange.status = response.status_code
             exchange.headers = {k.lower(): v for k, v in response.headers.items()}
+            exchange.interaction = response.request.extensions.get("anyint.interaction")
             if stream and exchange.content_type == "text/event-stream":
                 _read_events(response, exchange)
             else:
                 _read_body(response, exchange)
+        finally:
+            response.close()
     except httpx.TimeoutException as exc:
         exchange.error, exchange.error_kind = f"timed out after {timeout:g} s ({type(exc).__name__})", "timeout"
     except httpx.RemoteProtocolError as exc:
@@ -175,6 +190,9 @@ def _send_once(client, method, url, body, stream, timeout, headers, content, fil
         exchange.error, exchange.error_kind = f"{type(exc).__name__}: {exc}", "connection"
     finally:
         exchange.elapsed = time.monotonic() - started
+    hook = getattr(client, FAILURE_HOOK, None)
+    if exchange.status is None and exchange.error and hook is not None:
+        exchange.interaction = hook(request, exchange)
     return exchange
 
 

@@ -5,44 +5,30 @@ from pathlib import Path
 
 import pytest
 
-from anyint_conformance.cells import CellSpec
-from anyint_conformance.checks import Expect
-from anyint_conformance.suite import operation, overlay, parameter_cell
+from anyint_conformance.suite import operation, parameter_cell, route_cell
 
 SPEECH = operation("/audio/speech")
 CLIP = {"file": ("hello.wav", (Path(__file__).parent / "media" / "hello.wav").read_bytes(), "audio/wav")}
 SPEECH_PROBE = {"input": "Hello there.", "voice": "alloy"}
-AUDIO = Expect(body="binary")
-
-# response_format -> what the answer must be
-TRANSCRIPT_FORMATS = {
-    "json": Expect(response_schema="audio.transcription"),
-    "text": Expect(body="text"),
-    "verbose_json": Expect(response_schema="audio.transcription.verbose"),
-}
 
 
 @pytest.mark.route("audio")
-@pytest.mark.generates
+@pytest.mark.generates("POST /audio/speech")
 def test_speech(conformance):
-    conformance.check(CellSpec(operation=SPEECH, probe=SPEECH_PROBE, overlay=overlay("audio.speech.request"), expect=AUDIO))
+    conformance.check(route_cell(SPEECH, SPEECH_PROBE))
 
 
 @pytest.mark.route("audio")
-@pytest.mark.parametrize("parameter, value", [("response_format", "wav"), ("speed", 1.5)])
-def test_speech_parameter(conformance, parameter, value):
-    probe = {**SPEECH_PROBE, parameter: value}
-    conformance.check(parameter_cell(SPEECH, probe, parameter, AUDIO))
+@pytest.mark.parametrize("parameter, value, effect", [("response_format", "wav", "audio_in_asked_format"), ("speed", 1.5, None)])
+def test_speech_parameter(conformance, parameter, value, effect):
+    conformance.check(parameter_cell(SPEECH, {**SPEECH_PROBE, parameter: value}, parameter, effect))
 
 
 @pytest.mark.route("audio")
-@pytest.mark.generates
+@pytest.mark.generates("POST /audio/transcriptions", "POST /audio/translations")
 @pytest.mark.parametrize("path", ["/audio/transcriptions", "/audio/translations"], ids=["transcriptions", "translations"])
 def test_transcription(conformance, path):
-    op = operation(path)
-    spec = CellSpec(operation=op, probe={"response_format": "json"}, files=CLIP, overlay=overlay(op["request"]),
-                    pinned={"response_format": "json"}, expect=TRANSCRIPT_FORMATS["json"])
-    conformance.check(spec)
+    conformance.check(route_cell(operation(path), {"response_format": "json"}, files=CLIP, pinned={"response_format": "json"}))
 
 
 @pytest.mark.route("audio")
@@ -50,4 +36,4 @@ def test_transcription(conformance, path):
 @pytest.mark.parametrize("response_format", ["text", "verbose_json"])
 def test_transcription_format(conformance, path, response_format):
     probe = {"response_format": response_format}
-    conformance.check(parameter_cell(operation(path), probe, f"response_format={response_format}", TRANSCRIPT_FORMATS[response_format], files=CLIP))
+    conformance.check(parameter_cell(operation(path), probe, f"response_format={response_format}", "transcript_in_asked_format", files=CLIP))

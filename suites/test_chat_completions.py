@@ -5,9 +5,7 @@ What to test lives here; how (generation, sending, checks, verdicts, cassettes) 
 
 import pytest
 
-from anyint_conformance.cells import CellSpec
-from anyint_conformance.checks import Expect
-from anyint_conformance.suite import operation, overlay
+from anyint_conformance.suite import operation, route_cell
 
 CHAT = operation("/chat/completions")
 # The smallest useful request; max_tokens is always sent (an unbounded local model runs for minutes).
@@ -15,19 +13,10 @@ PROBE = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 
 
 
 @pytest.mark.route("chat")
-@pytest.mark.generates
-@pytest.mark.parametrize("stream", [False, True], ids=["nonstream", "stream"])
+@pytest.mark.generates("POST /chat/completions")
+@pytest.mark.parametrize("stream", [False, True], ids=["mode:json", "mode:stream"])
 def test_chat_completions(conformance, stream):
-    conformance.check(
-        CellSpec(
-            operation=CHAT,
-            probe=PROBE,
-            pinned={"stream": stream},
-            parameter="stream" if stream else None,
-            overlay=overlay("chat.request"),
-            expect=Expect(response_schema="chat.response", chunk_schema="chat.chunk", stream=stream),
-        )
-    )
+    conformance.check(route_cell(CHAT, PROBE, pinned={"stream": stream}, parameter="stream" if stream else None))
 
 
 @pytest.mark.route("chat")

@@ -2,14 +2,10 @@
 
 import pytest
 
-from anyint_conformance.cells import CellSpec
-from anyint_conformance.checks import Expect
-from anyint_conformance.suite import operation, overlay
+from anyint_conformance.suite import operation, route_cell
 
 
 @pytest.mark.route("moderations")
-@pytest.mark.generates
+@pytest.mark.generates("POST /moderations")
 def test_moderations(conformance):
-    spec = CellSpec(operation=operation("/moderations"), probe={"input": "Hello there."}, overlay=overlay("moderations.request"),
-                    expect=Expect(response_schema="moderations.response"))
-    conformance.check(spec)
+    conformance.check(route_cell(operation("/moderations"), {"input": "Hello there."}))

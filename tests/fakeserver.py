@@ -6,7 +6,9 @@ that guards against it. Real sockets, real HTTP, so the transport's bounds are e
 
 from __future__ import annotations
 
+import base64
 import json
+import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -32,7 +34,10 @@ def _without(obj: dict, key: str) -> dict:
     return {k: v for k, v in obj.items() if k != key}
 
 
-EMBEDDINGS = {"object": "list", "model": "m", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}, {"object": "embedding", "index": 1, "embedding": [0.3, 0.4]}]}
+EMBEDDINGS = {"object": "list", "model": "m", "data": [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}, {"object": "embedding", "index": 1, "embedding": [0.3, 0.4]}],
+              "usage": {"prompt_tokens": 2, "total_tokens": 2}}
+FLOAT32_B64 = base64.b64encode(struct.pack("<2f", 0.5, -0.25)).decode()  # what a base64 embedding really is
+IMAGES = {"created": 1, "data": [{"url": "https://example.invalid/x.png"}]}
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 8
 
 # path -> (status, content type, body bytes, extra behaviour)
@@ -67,7 +72,18 @@ ROUTES: dict[str, tuple] = {
     "/embeddings-ok": (200, "application/json", json.dumps(EMBEDDINGS).encode()),
     "/embeddings-one-missing": (200, "application/json", json.dumps({**EMBEDDINGS, "data": EMBEDDINGS["data"][:1]}).encode()),
     "/embeddings-bad-index": (200, "application/json", json.dumps({**EMBEDDINGS, "data": [{**d, "index": 0} for d in EMBEDDINGS["data"]]}).encode()),
-    "/images-url-for-b64": (200, "application/json", json.dumps({"created": 1, "data": [{"url": "https://example.invalid/x.png"}]}).encode()),
+    "/images-url-for-b64": (200, "application/json", json.dumps(IMAGES).encode()),
+    # one violation each, for the checks that know the request (embeddings, images) and the SDK oracle
+    "/embeddings-string-for-float": (200, "application/json", json.dumps({**EMBEDDINGS, "data": [{"object": "embedding", "index": 0, "embedding": "Hello from a mock."}]}).encode()),
+    "/embeddings-base64-ok": (200, "application/json", json.dumps({**EMBEDDINGS, "data": [{"object": "embedding", "index": 0, "embedding": FLOAT32_B64}]}).encode()),
+    "/embeddings-bad-base64": (200, "application/json", json.dumps({**EMBEDDINGS, "data": [{"object": "embedding", "index": 0, "embedding": "Hello from a mock."}]}).encode()),
+    "/images-text-url": (200, "application/json", json.dumps({"created": 1, "data": [{"url": "Hello from mock-chat-a."}]}).encode()),
+    "/images-bad-b64": (200, "application/json", json.dumps({"created": 1, "data": [{"b64_json": "%%% not base64 %%%"}]}).encode()),
+    "/images-b64-ok": (200, "application/json", json.dumps({"created": 1, "data": [{"b64_json": base64.b64encode(b"\x89PNG\r\n\x1a\n").decode()}]}).encode()),
+    # our schema has no rule for finish_reason; the SDK's ChatCompletion requires one of its values
+    "/sdk-rejects": (200, "application/json", json.dumps({**COMPLETION, "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": None}]}).encode()),
+    "/models-bad-shape": (200, "application/json", json.dumps({"object": "list", "data": [{"id": 7, "object": "model"}]}).encode()),
+    "/models-ok": (200, "application/json", json.dumps({"object": "list", "data": [{"id": "m", "object": "model", "created": 1, "owned_by": "x"}]}).encode()),
     "/hang": (200, "application/json", b"", "hang"),
     "/huge": (200, "application/json", b"", "huge"),
 }
@@ -98,7 +114,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._files(path, body)
             return
         if path == "/models":
-            models = [{"id": name.strip("/"), "object": "model"} for name in ROUTES if not name.startswith("/stream-")] + [{"id": "429-then-ok", "object": "model"}]
+            # every scenario the model name can pick (a stream scenario /stream-x is the model x)
+            names = sorted({name.strip("/").removeprefix("stream-") for name in ROUTES} | {"429-then-ok", "echo-auth"})
+            models = [{"id": name, "object": "model", "created": 1, "owned_by": "fake"} for name in names]
             self._send(200, "application/json", json.dumps({"object": "list", "data": models}).encode())
             return
         if path == "/chat/completions":
@@ -143,7 +161,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _files(self, path: str, raw: bytes) -> None:
         """Upload works, retrieve breaks (500), delete works and is remembered in server.deleted."""
-        file = {"id": "file-1", "object": "file", "bytes": len(raw), "created_at": 1, "filename": "x.jsonl", "purpose": "batch"}
+        file = {"id": "file-1", "object": "file", "bytes": len(raw), "created_at": 1, "filename": "x.jsonl", "purpose": "batch", "status": "processed"}
         if self.command == "POST" and path == "/files":
             self._send(200, "application/json", json.dumps(file).encode())
         elif self.command == "GET" and path == "/files":

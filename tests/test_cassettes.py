@@ -73,20 +73,32 @@ def cassette_copy(tmp_path):
 
 
 def _one_cassette(copy: Path) -> Path:
-    return next((copy / "litellm" / "test_chat_completions").glob("test_chat_completions[[]mock-chat-a-nonstream[]].yaml"))
+    return next((copy / "litellm" / "test_chat_completions").glob("test_chat_completions[[]mock-chat-a-mode_json[]].yaml"))
 
 
-def test_a_request_missing_from_the_cassette_fails_with_the_re_record_command(cassette_copy, tmp_path):
+def test_a_request_missing_from_the_cassette_fails_with_where_it_differs_and_the_fix(cassette_copy, tmp_path):
     path = _one_cassette(cassette_copy)
     path.write_text(path.read_text().replace("Say hello.", "Say goodbye."))
-    result = run_suite("--cassette-dir", str(cassette_copy), "--report-dir", str(tmp_path), "--no-expectations", "-k", "mock-chat-a-nonstream")
+    result = run_suite("--cassette-dir", str(cassette_copy), "--report-dir", str(tmp_path), "--no-expectations", "-k", "mock-chat-a-mode:json")
     assert result.returncode == 1
     out = result.stdout
-    assert "no recorded answer for POST /chat/completions (model mock-chat-a)" in out
+    assert "no recorded answer for POST /v1/chat/completions (model mock-chat-a)" in out
+    # where the request differs from the closest recording, past the identical prefix
+    assert 'at $.messages[0].content it has "Say goodbye." and this request has "Say hello."' in out, out[-2000:]
     assert "--target litellm --record-mode=rewrite" in out
-    assert "Traceback" not in out and "CannotOverwriteExistingCassetteException" not in out
+    assert "Traceback" not in out and "CannotOverwriteExistingCassetteException" not in out and "How to fix" not in out
     cells = json.loads((tmp_path / "support-matrix.json").read_text())["cells"]
     assert [c["verdict"] for c in cells] == ["untested"]
+
+
+def test_a_lifecycle_miss_never_shows_vcr_s_own_message(cassette_copy, tmp_path):
+    path = next((cassette_copy / "litellm" / "test_files").glob("*.yaml"))
+    path.write_text(path.read_text().replace("purpose", "porpoise"))
+    result = run_pytest("suites/test_files.py", "--cassette-dir", str(cassette_copy), "--report-dir", str(tmp_path), "--no-expectations", "--target", "litellm")
+    out = result.stdout + result.stderr
+    assert result.returncode == 1 and "no recorded answer for POST /v1/files" in out
+    assert 'at $.purpose it has "batch" and this request has nothing' in out or "porpoise" in out
+    assert "Can't play back" not in out and "How to fix" not in out and "Traceback" not in out and "new_episodes" not in out
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "hand-edit"])
@@ -99,10 +111,37 @@ def test_a_broken_cassette_fails_naming_the_file_and_the_fix(cassette_copy, tmp_
         path.write_text("interactions: [ {{{ not yaml")
     else:
         path.write_text(text.replace("  response:", "  answer:", 1))
-    result = run_suite("--cassette-dir", str(cassette_copy), "--report-dir", str(tmp_path), "--no-expectations", "-k", "mock-chat-a-nonstream")
+    result = run_suite("--cassette-dir", str(cassette_copy), "--report-dir", str(tmp_path), "--no-expectations", "-k", "mock-chat-a-mode:json")
     assert result.returncode == 1, result.stdout[-2000:]
     assert "cannot be read" in result.stdout and "re-record with" in result.stdout, result.stdout[-2000:]
+    assert f"{path.name}" in result.stdout  # the file, not its folder
+    if damage == "garbage":
+        assert re.search(re.escape(path.name) + r", line \d+ cannot be read", result.stdout)
     assert "passed" not in result.stdout.splitlines()[-1]
+
+
+def test_every_cell_that_cites_a_cassette_cites_its_interaction():
+    cells = json.loads((ROOT / "reports" / "support-matrix.json").read_text())["cells"]
+    cited = [c for c in cells if c.get("cassette")]
+    assert len(cited) > 500
+    assert [c["test"] for c in cited if c.get("interaction") is None] == []
+    for kind in ("negative", "lifecycle"):  # raw bodies (malformed JSON, text/plain) and multipart uploads too
+        assert any(c["kind"] == kind and c["interaction"] is not None for c in cited)
+
+
+@pytest.mark.parametrize("model", ["hang", "cut"])
+def test_a_failure_without_an_answer_is_recorded_and_replayed_as_the_same_failure(tmp_path, model):
+    """VCR.py cannot record a timeout or a cut connection; the recorder writes them as a marked answer."""
+    common = ["suites/test_chat_completions.py::test_chat_completions", "--target-name", "fake", "--model", model, "--no-expectations",
+              "--request-timeout", "1", "--cassette-dir", str(tmp_path / "c"), "-k", "mode:stream"]
+    with FakeServer() as server:
+        recorded = run_pytest(*common, "--base-url", server.base_url, "--record-mode=once", "--report-dir", str(tmp_path / "r1"))
+    # replay: the server is gone, sockets are blocked; the same URL is looked up in the cassette
+    replayed = run_pytest(*common, "--base-url", server.base_url, "--report-dir", str(tmp_path / "r2"))
+    assert "Traceback" not in recorded.stdout + replayed.stdout
+    first, second = (json.loads((tmp_path / d / "support-matrix.json").read_text())["cells"] for d in ("r1", "r2"))
+    assert [(c["verdict"], c["reason"]) for c in first] == [(c["verdict"], c["reason"]) for c in second]
+    assert first[0]["verdict"] == "broken" and first[0]["interaction"] == 0
 
 
 def test_multipart_bodies_match_on_replay_whatever_the_boundary(tmp_path):

@@ -1,14 +1,24 @@
-"""Every chat check fails on a response that violates it, against a real (deliberately broken) server."""
+"""Every check fails on a response that violates it, against a real (deliberately broken) server.
+
+What an answer must be comes from the operation and the request (Expect.for_request), as in the suites.
+"""
+
+import base64
+import json
+import struct
 
 import httpx
 import pytest
 
-from anyint_conformance.checks import CHECKS, Expect, Severity, Verdict, assess
-from anyint_conformance.transport import send
+from anyint_conformance.checks import CHECKS, EFFECTS, Expect, Provenance, Severity, Unobservable, Verdict, assess, credential_reflected
+from anyint_conformance.schemas import operation
+from anyint_conformance.transport import Exchange, send
+from anyint_conformance.verdicts import REDACTED
 from tests.fakeserver import FakeServer
 
-NON_STREAM = Expect(response_schema="chat.response", chunk_schema="chat.chunk", stream=False)
-STREAM = Expect(response_schema="chat.response", chunk_schema="chat.chunk", stream=True)
+CHAT = operation("/chat/completions")
+NON_STREAM = Expect.for_request(CHAT, {"stream": False})
+STREAM = Expect.for_request(CHAT, {"stream": True})
 
 
 @pytest.fixture(scope="module")
@@ -23,16 +33,14 @@ def client():
         yield c
 
 
-def judge(server, client, path, expect=NON_STREAM, timeout=5.0, body=None):
+def judge(server, client, path, expect=NON_STREAM, timeout=5.0, body=None, strict=False):
     body = body if body is not None else {"model": "m", "messages": []}
     ex = send(client, "POST", server.base_url + path, body, stream=expect.stream, timeout=timeout)
-    return ex, assess(ex, expect)
+    return ex, assess(ex, expect, strict)
 
 
-AUDIO = Expect(body="binary")
-TEXT = Expect(body="text")
-EMBED = Expect(response_schema="embeddings.response", extra=("one_vector_per_input",))
-IMAGES = Expect(response_schema="images.response", extra=("images_as_asked",))
+def expect(path, body):
+    return Expect.for_request(operation(path), body)
 
 
 # (path, expect, verdict, the check that must speak, text the message must contain)
@@ -41,6 +49,7 @@ CASES = [
     ("/missing-choices", NON_STREAM, Verdict.NONCONFORMING, "response_schema", "'choices' is a required property"),
     ("/wrong-object", NON_STREAM, Verdict.NONCONFORMING, "response_schema", "chat.completion"),
     ("/content-number", NON_STREAM, Verdict.NONCONFORMING, "response_schema", "7 is not of type"),
+    ("/sdk-rejects", NON_STREAM, Verdict.NONCONFORMING, "sdk_parse", "breaks the official openai SDK (ChatCompletion): choices.0.finish_reason"),
     ("/html-200", NON_STREAM, Verdict.BROKEN, "content_type_json", "text/html"),
     ("/invalid-json-200", NON_STREAM, Verdict.BROKEN, "json_body", "not valid JSON"),
     ("/error-500", NON_STREAM, Verdict.BROKEN, "status", "HTTP 500"),
@@ -54,30 +63,38 @@ CASES = [
     ("/stream-wrong-object", STREAM, Verdict.NONCONFORMING, "sse_chunk_schema", "chat.completion.chunk"),
     ("/stream-not-json", STREAM, Verdict.BROKEN, "sse_events_json", "not JSON"),
     ("/stream-error-event", STREAM, Verdict.BROKEN, "sse_events_json", "upstream died"),
-    ("/stream-early-usage", STREAM, Verdict.NONCONFORMING, "sse_usage_near_end", "not near the end"),
     ("/stream-as-json", STREAM, Verdict.BROKEN, "sse_content_type", "application/json"),
     ("/stream-cut", STREAM, Verdict.BROKEN, "transport_complete", "connection closed"),
 ]
 
-# routes beyond chat: (path, expect, request body, verdict, check, text)
+EMBED = {"model": "m", "input": ["a", "b"]}
+B64 = {"model": "m", "input": "a", "encoding_format": "base64"}
+# routes beyond chat: (path, operation path, request body, verdict, check, text)
 ROUTE_CASES = [
-    ("/speech-ok", AUDIO, {"input": "hi"}, Verdict.SUPPORTED, None, None),
-    ("/speech-json-200", AUDIO, {"input": "hi"}, Verdict.BROKEN, "binary_audio", "asked for mp3 audio, got application/json"),
-    ("/speech-wrong-format", AUDIO, {"input": "hi"}, Verdict.NONCONFORMING, "binary_audio", "the bytes start b'RIFF"),
-    ("/speech-ok", AUDIO, {"input": "hi", "response_format": "wav"}, Verdict.NONCONFORMING, "binary_audio", "asked for wav"),
-    ("/transcript-text", TEXT, {}, Verdict.SUPPORTED, None, None),
-    ("/transcript-json-for-text", TEXT, {}, Verdict.BROKEN, "text_body", "asked for text"),
-    ("/embeddings-ok", EMBED, {"input": ["a", "b"]}, Verdict.SUPPORTED, None, None),
-    ("/embeddings-one-missing", EMBED, {"input": ["a", "b"]}, Verdict.NONCONFORMING, "one_vector_per_input", "2 input(s), 1 embedding(s)"),
-    ("/embeddings-bad-index", EMBED, {"input": ["a", "b"]}, Verdict.NONCONFORMING, "one_vector_per_input", "data[].index is [0, 0]"),
-    ("/images-url-for-b64", IMAGES, {"prompt": "x"}, Verdict.SUPPORTED, None, None),
-    ("/images-url-for-b64", IMAGES, {"prompt": "x", "response_format": "b64_json"}, Verdict.NONCONFORMING, "images_as_asked", "asked for b64_json"),
+    ("/speech-ok", "/audio/speech", {"input": "hi"}, Verdict.SUPPORTED, None, None),
+    ("/speech-json-200", "/audio/speech", {"input": "hi"}, Verdict.BROKEN, "binary_audio", "asked for mp3 audio, got application/json"),
+    ("/speech-wrong-format", "/audio/speech", {"input": "hi"}, Verdict.NONCONFORMING, "binary_audio", "the bytes start b'RIFF"),
+    ("/speech-ok", "/audio/speech", {"input": "hi", "response_format": "wav"}, Verdict.NONCONFORMING, "binary_audio", "asked for wav"),
+    ("/transcript-text", "/audio/transcriptions", {"response_format": "text"}, Verdict.SUPPORTED, None, None),
+    ("/transcript-json-for-text", "/audio/transcriptions", {"response_format": "text"}, Verdict.BROKEN, "text_body", "asked for text"),
+    ("/embeddings-ok", "/embeddings", EMBED, Verdict.SUPPORTED, None, None),
+    ("/embeddings-one-missing", "/embeddings", EMBED, Verdict.NONCONFORMING, "one_vector_per_input", "2 input(s), 1 embedding(s)"),
+    ("/embeddings-bad-index", "/embeddings", EMBED, Verdict.NONCONFORMING, "one_vector_per_input", "data[].index is [0, 0]"),
+    # a string where a float vector was asked: documented ("Embedding vector") and the SDK agree
+    ("/embeddings-string-for-float", "/embeddings", {"model": "m", "input": "a"}, Verdict.NONCONFORMING, "response_schema", "is not of type 'array'"),
+    ("/embeddings-base64-ok", "/embeddings", B64, Verdict.SUPPORTED, None, None),
+    ("/embeddings-bad-base64", "/embeddings", B64, Verdict.NONCONFORMING, "base64_embeddings", "does not decode to float32"),
+    ("/images-url-for-b64", "/images/generations", {"prompt": "x"}, Verdict.SUPPORTED, None, None),
+    ("/images-url-for-b64", "/images/generations", {"prompt": "x", "response_format": "b64_json"}, Verdict.NONCONFORMING, "images_as_asked", "asked for b64_json"),
+    ("/images-text-url", "/images/generations", {"prompt": "x"}, Verdict.NONCONFORMING, "images_as_asked", "not an absolute http(s) or data: URL"),
+    ("/images-b64-ok", "/images/generations", {"prompt": "x", "response_format": "b64_json"}, Verdict.SUPPORTED, None, None),
+    ("/images-bad-b64", "/images/generations", {"prompt": "x", "response_format": "b64_json"}, Verdict.NONCONFORMING, "images_as_asked", "does not decode as base64"),
 ]
 
 
-@pytest.mark.parametrize("path, expect, body, verdict, check, text", ROUTE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ROUTE_CASES)])
-def test_route_check_classifies(server, client, path, expect, body, verdict, check, text):
-    _, result = judge(server, client, path, expect, body=body)
+@pytest.mark.parametrize("path, op_path, body, verdict, check, text", ROUTE_CASES, ids=[f"{c[0]}-{i}" for i, c in enumerate(ROUTE_CASES)])
+def test_route_check_classifies(server, client, path, op_path, body, verdict, check, text):
+    _, result = judge(server, client, path, expect(op_path, body), body=body)
     assert result.verdict is verdict, result.reason
     if check:
         spoken = [f for f in result.findings if f.check == check]
@@ -94,6 +111,61 @@ def test_check_classifies(server, client, path, expect, verdict, check, text):
     spoken = [f for f in result.findings if f.check == check]
     assert spoken, f"{check} said nothing: {result.findings}"
     assert text in spoken[0].message
+
+
+def test_a_body_our_schema_accepts_but_the_sdk_rejects_is_non_conforming_by_the_sdk(server, client):
+    from anyint_conformance.schemas import violations
+
+    ex, result = judge(server, client, "/sdk-rejects")
+    assert violations("chat.response", ex.parsed) == []  # both layers of our schema accept it...
+    assert result.first_violation.provenance is Provenance.SDK  # ...the official SDK does not, and decides
+    assert "openai" in result.first_violation.rule and "ChatCompletion" in result.first_violation.rule
+
+
+def test_the_sdk_parses_every_event_of_a_stream():
+    chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "done"}]}
+    events = [json.dumps(chunk), "[DONE]"]
+    ex = Exchange("POST", "u", {"stream": True}, stream=True, status=200, headers={"content-type": "text/event-stream"},
+                  events=[__import__("anyint_conformance.transport", fromlist=["SSEEvent"]).SSEEvent("message", e) for e in events])
+    found = CHECKS["sse_sdk_parse"](ex, STREAM)
+    assert found and found[0].provenance is Provenance.SDK and "finish_reason" in found[0].message and found[0].path == "$events[0]"
+
+
+def test_a_documented_violation_quotes_the_page_and_an_upstream_one_names_openai(server, client):
+    _, result = judge(server, client, "/content-number")
+    assert result.first_violation.provenance is Provenance.DOCUMENTED
+    assert '"Generated text for non-streaming responses"' in result.first_violation.rule
+    _, result = judge(server, client, "/stream-early-usage", STREAM)  # "can arrive near the end" is not a rule
+    assert result.verdict is Verdict.SUPPORTED
+    upstream = [w for w in result.warnings if w.provenance is Provenance.UPSTREAM]
+    assert upstream and "decides only with --strict" in upstream[0].message
+
+
+def test_strict_mode_lets_upstream_rules_decide(server, client):
+    _, lenient = judge(server, client, "/stream-early-usage", STREAM)
+    _, strict = judge(server, client, "/stream-early-usage", STREAM, strict=True)
+    assert lenient.verdict is Verdict.SUPPORTED and strict.verdict is Verdict.NONCONFORMING
+    assert strict.first_violation.check == "sse_usage_near_end" and strict.first_violation.provenance is Provenance.UPSTREAM
+
+
+def test_a_broken_model_list_is_non_conforming(server, client):
+    models = Expect.for_request(operation("/models", "GET"), None)
+    ex = send(client, "GET", server.base_url + "/models-bad-shape")
+    result = assess(ex, models)
+    assert result.verdict is Verdict.NONCONFORMING and result.first_violation.path == "$.data[0].id"
+    assert result.first_violation.provenance is Provenance.DOCUMENTED  # a model ID is a string (the model row)
+    assert assess(send(client, "GET", server.base_url + "/models-ok"), models).verdict is Verdict.SUPPORTED
+
+
+def test_a_reflected_credential_is_found_live_and_in_a_replayed_recording(server, client):
+    key = "sk-test-reflected-0123456789"
+    ex = send(client, "POST", server.base_url + "/echo-auth", {"model": "m"}, headers={"Authorization": f"Bearer {key}"})
+    found = credential_reflected(ex, (key,))
+    assert found and "security finding" in found[0].message
+    assert credential_reflected(ex, ("sk-some-other-key-000",)) == []
+    # a recording scrubbed the key into the marker: the marker in an answer is the same finding
+    replayed = Exchange("POST", "u", {}, status=200, headers={"x-echo": f"Bearer {REDACTED}"}, content=b"{}")
+    assert credential_reflected(replayed, ()) and "header" in credential_reflected(replayed, ())[0].message
 
 
 def test_when_available_fields_missing_are_warnings_not_failures(server, client):
@@ -132,19 +204,20 @@ def test_a_refused_connection_is_broken(client):
 
 
 def test_every_registered_check_is_exercised_by_a_failing_case():
-    exercised = {c[3] for c in CASES if c[3]} | {c[4] for c in ROUTE_CASES if c[4]} | {"transport_complete"}
+    exercised = {c[3] for c in CASES if c[3]} | {c[4] for c in ROUTE_CASES if c[4]} | {"transport_complete", "sse_sdk_parse", "sse_usage_near_end"}
     assert set(CHECKS) <= exercised, f"checks without a failing case: {set(CHECKS) - exercised}"
 
 
 def test_severity_of_refusal_shape_is_a_note_not_a_failure(server, client):
     _, result = judge(server, client, "/refusal-detail")
-    assert all(f.severity is Severity.NOTE for f in result.findings)
+    assert all(f.severity is Severity.NOTE and f.provenance is Provenance.UPSTREAM for f in result.findings)
 
 
 # -- effects: each is shown to report "ignored" on an answer that ignores the parameter ------------------
 
-from anyint_conformance.checks import EFFECTS, Unobservable  # noqa: E402
-from anyint_conformance.transport import Exchange  # noqa: E402
+
+def _json_answer(body, request=None):
+    return Exchange("POST", "u", request or {}, status=200, headers={"content-type": "application/json"}, content=json.dumps(body).encode())
 
 
 def answer(content="hi", usage=None, tool_calls=None):
@@ -154,9 +227,7 @@ def answer(content="hi", usage=None, tool_calls=None):
     body = {"id": "r", "object": "chat.completion", "created": 1, "model": "m", "choices": [{"index": 0, "message": message}]}
     if usage is not None:
         body["usage"] = usage
-    import json
-
-    return Exchange("POST", "u", {}, status=200, headers={"content-type": "application/json"}, content=json.dumps(body).encode())
+    return _json_answer(body)
 
 
 def test_max_tokens_effect():
@@ -167,33 +238,47 @@ def test_max_tokens_effect():
         fx({"max_tokens": 2}, answer())
 
 
-def test_stop_effect():
+def test_stop_effect_in_both_forms():
     fx = EFFECTS["stop_sequence_absent"]
-    assert fx({"stop": ["o"]}, answer("Hi there")) is None
+    assert fx({"stop": ["o"]}, answer("Hell")) is None
     assert "contains the stop sequence 'o'" in fx({"stop": ["o"]}, answer("Hello"))
-    assert fx({"stop": "x"}, answer("Hello")) is None
+    assert "contains the stop sequence 'o'" in fx({"stop": "o"}, answer("Hello"))  # the string form
+    with pytest.raises(Unobservable):
+        fx({"stop": "o"}, answer(""))  # nothing generated: nothing observed
 
 
-def test_forced_tool_call_effect():
-    fx = EFFECTS["forced_tool_call"]
-    request = {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
-    call = {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
-    assert fx(request, answer(None, tool_calls=[call])) is None
-    assert "forced 'get_weather'" in fx(request, answer("It is sunny."))
+CALL = {"id": "c", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
 
 
-def _json_answer(body):
-    import json
+def test_tool_choice_effects():
+    forced = {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
+    assert EFFECTS["forced_tool_call"](forced, answer(None, tool_calls=[CALL])) is None
+    assert "forced 'get_weather'" in EFFECTS["forced_tool_call"](forced, answer("It is sunny."))
+    assert EFFECTS["tool_call_required"]({}, answer(None, tool_calls=[CALL])) is None
+    assert "no tool call" in EFFECTS["tool_call_required"]({}, answer("It is sunny."))
+    assert EFFECTS["no_tool_call"]({}, answer("It is sunny.")) is None
+    assert "calls ['get_weather']" in EFFECTS["no_tool_call"]({}, answer(None, tool_calls=[CALL]))
 
-    return Exchange("POST", "u", {}, status=200, headers={"content-type": "application/json"}, content=json.dumps(body).encode())
 
-
-def test_dimensions_base64_and_n_effects():
+def test_embedding_effects():
     vectors = _json_answer({"data": [{"index": 0, "embedding": [0.1] * 640}]})
     assert "vectors of length [640]" in EFFECTS["dimensions_honoured"]({"dimensions": 8}, vectors)
     assert EFFECTS["dimensions_honoured"]({"dimensions": 640}, vectors) is None
     assert "embeddings are ['list']" in EFFECTS["base64_encoding"]({}, vectors)
-    assert EFFECTS["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": "AAAA"}]})) is None
-    images = _json_answer({"data": [{"url": "u"}]})
+    real = base64.b64encode(struct.pack("<3f", 0.1, 0.2, 0.3)).decode()
+    assert EFFECTS["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": real}]})) is None
+    assert "does not decode to float32" in EFFECTS["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": "Hello from a mock."}]}))
+    assert EFFECTS["one_embedding_per_input"]({"input": ["a", "b"]}, _json_answer({"data": [{}, {}]})) is None
+    assert "not one vector" in EFFECTS["one_embedding_per_input"]({"input": ["a", "b"]}, _json_answer({"data": [{}]}))
+
+
+def test_image_and_audio_effects():
+    images = _json_answer({"data": [{"url": "https://x/1.png"}]})
     assert "n=2 asked, 1 image(s)" in EFFECTS["n_images"]({"n": 2}, images)
     assert EFFECTS["n_images"]({"n": 1}, images) is None
+    assert "lack it" in EFFECTS["images_in_asked_format"]({"response_format": "b64_json"}, images)
+    assert EFFECTS["images_in_asked_format"]({"response_format": "url"}, images) is None
+    mp3 = Exchange("POST", "u", {}, status=200, headers={"content-type": "audio/mpeg"}, content=b"ID3\x04rest")
+    assert "asked" in EFFECTS["audio_in_asked_format"]({"response_format": "wav"}, mp3)
+    text = Exchange("POST", "u", {}, status=200, headers={"content-type": "application/json"}, content=b'{"text": "hi"}')
+    assert "content type 'application/json'" in EFFECTS["transcript_in_asked_format"]({"response_format": "text"}, text)

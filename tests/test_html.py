@@ -1,5 +1,6 @@
 """html.py: escaping and anchors, then the real page in a real headless Chromium (DOM after JS, screenshot)."""
 
+import os
 import re
 import shutil
 import struct
@@ -11,11 +12,14 @@ from pathlib import Path
 import pytest
 
 from anyint_conformance import html, matrix, report
+from anyint_conformance.families import FAMILIES
 from anyint_conformance.report import build_matrix
+from anyint_conformance.verdicts import MEANING, SYMBOL
+from tests.test_report import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "support-matrix.json"
-INSTALL = "apt-get install -y chromium"
+INSTALL = "sudo apt-get install chromium, or set CHROMIUM=/path/to/chrome"
 
 
 def cell(model, parameter=None, verdict="supported", **extra):
@@ -46,18 +50,105 @@ def test_anchors_are_slugs_and_unique():
 
 
 def test_unknown_verdicts_still_render():
-    page = html.render_html(build_matrix([cell("a", verdict="brand-new")], {"t": {}}, "0", "replay"))
+    page = html.render_html(build_matrix([cell("a", verdict="brand-new", kind="route")], {"t": {}}, "0", "replay"))
     assert 'data-verdict="brand-new"' in page and ".v-brand-new{" in page
+    assert '<td class="fam v-brand-new">' in page  # in the summary too
+
+
+def test_html_reads_verdicts_from_the_ground_floor():
+    source = Path(html.__file__).read_text()
+    assert "anyint_conformance.checks" not in source and "from anyint_conformance.verdicts import Verdict" in source
+
+
+def test_the_legend_has_symbol_word_and_meaning_for_every_verdict():
+    page = html.render_html(catalogue(n_models=1, parameters=1, negatives=1))
+    legend = page.split('<ul class="legend">', 1)[1].split("</ul>", 1)[0]
+    for verdict, meaning in MEANING.items():
+        assert f'<span class="chip v-{report.slug(verdict.value)}">{escape(SYMBOL[verdict])} {verdict.value}</span>' in legend
+        assert escape(meaning) in legend
+
+
+def _summary(page: str, target: str) -> str:
+    return page.split(f'<table class="summary" data-target="{target}">', 1)[1].split("</table>", 1)[0]
+
+
+def test_the_first_screen_answers_first():
+    m = catalogue(n_models=3, parameters=2, negatives=2)
+    page = html.render_html(m)
+    # legend, contents, security findings and the summary all come before the per-kind tables and filters
+    order = [page.index(x) for x in ('<ul class="legend">', '<nav class="toc">', '<div class="security">', '<table class="summary"',
+                                     '<section class="drift">', '<section class="declared">', '<form class="filters"', '<section class="target"')]
+    assert order == sorted(order)
+    assert '<a href="#t-cat">cat</a> (3 models, <a href="#cells-cat">' in page and 'id="t-cat"' in page and 'id="cells-cat"' in page
+    table = _summary(page, "cat")
+    assert re.findall(r'<th data-family="([^"]*)"', table) == [escape(f) for f in FAMILIES]
+    assert re.findall(r'<tr data-row="([^"]*)"', table) == ["(target-wide)", *m["targets"]["cat"]["models"]]
+    # every verdict cell: symbol and word (and a colour), linked to the evidence of the cell that decided it
+    cells = re.findall(r'<td class="fam v-([^"]*)"><a href="#([^"]*)"[^>]*>(.*?)</a></td>', table)
+    assert cells
+    for verdict, anchor, text in cells:
+        assert re.sub(r"<[^>]+>", "", text).startswith(f"{escape(report.SYMBOLS[verdict])} {verdict}")
+        assert f'<section class="evidence" id="{anchor}">' in page
+    # target-wide families are never shown as a model's: model rows point up to the target-wide row
+    model_row = table.split(f'<tr data-row="{m["targets"]["cat"]["models"][0]}">', 1)[1].split("</tr>", 1)[0]
+    assert model_row.count('title="files is target-wide: see the (target-wide) row">↑</td>') == 1
+
+
+def test_a_short_why_for_families_that_are_not_supported():
+    m = build_matrix([
+        cell(None, "lifecycle: upload", verdict="broken", status=500, kind="lifecycle", route="POST /files", family="files"),
+        cell("a", verdict="unsupported", status=404, kind="route", family="chat"),
+    ], {"t": {}}, "0", "replay")
+    table = _summary(html.render_html(m), "t")
+    assert "❌ <span class=\"w\">broken</span> <small>upload 500</small>" in table
+    assert "⛔ <span class=\"w\">unsupported</span> <small>404</small>" in table
+
+
+def test_drift_declared_and_the_new_evidence_fields_render():
+    m = build_matrix(
+        [cell("a", verdict="non-conforming", kind="route", family="chat", observed_at="2026-11-25T10:00:00Z", strict=True,
+              violation={"check": "response_schema", "severity": "non-conforming", "message": "id missing", "path": "$.id",
+                         "provenance": "upstream", "rule": "OpenAI: id is required"},
+              warnings=[{"check": "usage", "severity": "warning", "message": "usage absent", "path": "$.usage", "provenance": "documented",
+                         "rule": "usage: when available"}])],
+        {"t": {}}, "0", "live", strict=True,
+        drift=[{"target": "t", "model": "a", "route": "POST /chat/completions", "parameter": None, "expected": "supported", "observed": "non-conforming"}],
+        declared=[{"target": "t", "model": "a", "family": "images", "declared": "supported", "observed": "unsupported", "message": "listed as an image model"}])
+    page = html.render_html(m)
+    assert "Strict: upstream OpenAI rules decided verdicts too." in page
+    drift = page.split('<section class="drift">', 1)[1].split("</section>", 1)[0]
+    assert '<a href="#cell-t-a-post-chat-completions">POST /chat/completions</a>' in drift and "✅ supported" in drift and "⚠️ non-conforming" in drift
+    declared = page.split('<section class="declared">', 1)[1].split("</section>", 1)[0]
+    assert "<h2>Declared vs observed</h2>" in declared and "listed as an image model" in declared and "⛔ unsupported" in declared
+    evidence = page.split('id="cell-t-a-post-chat-completions">', 1)[1].split("</section>", 1)[0]
+    assert "2026-11-25T10:00:00Z" in evidence and "strict: upstream rules decided too" in evidence
+    assert '<span class="tag">upstream</span> <q>OpenAI: id is required</q>' in evidence
+    assert '<span class="tag">documented</span> <q>usage: when available</q>' in evidence
+
+
+def test_every_detailed_cell_carries_a_symbol_not_only_a_colour():
+    page = html.render_html(build_matrix([cell("a", verdict="broken", status=500), cell("b")], {"t": {}}, "0", "replay"))
+    assert re.search(r'<td class="cell v-broken"[^>]*><a [^>]*>❌ 500</a>', page)
+    assert re.search(r'<td class="cell v-supported"[^>]*><a [^>]*>✅ 200</a>', page)
 
 
 # --- in a browser --------------------------------------------------------------------------------
 
 
 def _chromium() -> str:
-    path = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not path:
+    """$CHROMIUM (any Chrome or Chromium executable) first, as the Makefile's browser target honours it."""
+    path = os.environ.get("CHROMIUM") or shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path or not os.access(path, os.X_OK):
         pytest.fail(f"Chromium is needed for the HTML tests and is not installed: {INSTALL}", pytrace=False)
     return path
+
+
+def test_the_browser_tests_honour_CHROMIUM(tmp_path, monkeypatch):
+    chrome = tmp_path / "my-chrome"
+    chrome.write_text("#!/bin/sh\n")
+    chrome.chmod(0o755)
+    monkeypatch.setenv("CHROMIUM", str(chrome))
+    assert _chromium() == str(chrome)
 
 
 def _browse(tmp_path: Path, url: str, *args: str) -> subprocess.CompletedProcess:
@@ -110,6 +201,28 @@ def test_filters_from_the_query_string(tmp_path, page):
     dom = _dom(tmp_path, path, f"?model={model}")
     rows = re.findall(r'<tr data-model="([^"]*)"( hidden="")?', dom)
     assert rows and all(bool(hidden) == (model.lower() not in name.lower()) for name, hidden in rows)
+
+
+def test_the_summary_renders_first_in_the_browser(tmp_path, page):
+    m, path = page
+    dom = _dom(tmp_path, path)
+    assert re.search(r'<html[^>]*class="js"', dom), "the page's script did not run"
+    assert dom.index('<table class="summary"') < dom.index('<form class="filters"')
+    for target, info in m["targets"].items():
+        table = dom.split(f'<table class="summary" data-target="{escape(target)}">', 1)[1].split("</table>", 1)[0]
+        assert re.findall(r'<th data-family="([^"]*)"', table) == [escape(f) for f in FAMILIES]
+        rows = re.findall(r'<tr data-row="([^"]*)"', table)
+        assert set(info["models"]) <= set(rows) and len(rows) == len(set(rows)), rows
+        texts = [re.sub(r"<[^>]+>", "", t) for t in re.findall(r'<td class="fam v-supported"><a [^>]*>(.*?)</a>', table)]
+        assert texts and all(t.startswith("✅ supported") for t in texts)  # a symbol and a word, not the colour alone
+
+
+def test_a_summary_cell_opens_the_evidence_of_the_cell_that_decided_it(tmp_path, page):
+    m, path = page
+    dom = _dom(tmp_path, path)
+    anchor = re.search(r'<td class="fam v-broken"><a href="#([^"]*)"', dom).group(1)
+    dom = _dom(tmp_path, path, f"#{anchor}")
+    assert f'<section class="evidence shown" id="{anchor}">' in dom
 
 
 def test_screenshot_shows_the_verdict_colours(tmp_path, page):

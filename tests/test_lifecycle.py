@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def test_cleanup_runs_after_a_failed_step_and_each_step_has_its_cell(tmp_path):
     with FakeServer() as server:
-        result = run_pytest("suites/test_files.py", "--base-url", server.base_url, "--target-name", "fake", "--model", "m",
+        result = run_pytest("suites/test_files.py", "--base-url", server.base_url, "--target-name", "fake", "--model", "ok",
                             "--disable-recording", "--report-dir", str(tmp_path), "--no-expectations", timeout=120)
         deleted = list(server.httpd.deleted)
     assert result.returncode == 1 and "Traceback" not in result.stdout
@@ -23,4 +23,5 @@ def test_cleanup_runs_after_a_failed_step_and_each_step_has_its_cell(tmp_path):
     assert cells["lifecycle: retrieve"]["verdict"] == "broken"
     assert cells["lifecycle: content"]["verdict"] == "broken"
     assert cells["lifecycle: delete"]["verdict"] == "supported"
+    assert cells["lifecycle: retrieve after delete"]["verdict"] == "broken"  # a 500 where a 404 was due
     assert all(c["model"] is None for c in cells.values())  # files take no model: keyed by target alone

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from anyint_conformance import cli, matrix
+from anyint_conformance.families import FAMILIES
 from anyint_conformance.report import FORMAT, build_matrix
+from tests.test_report import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "support-matrix.json"
@@ -24,8 +26,8 @@ def cell(model, parameter=None, verdict="supported", target="t", route="POST /ch
     }
 
 
-def make(cells, targets=("t",), mode="replay"):
-    return build_matrix(cells, {t: {"base_url": f"http://{t}"} for t in targets}, "0.1.0", mode)
+def make(cells, targets=("t",), mode="replay", **extra):
+    return build_matrix(cells, {t: {"base_url": f"http://{t}"} for t in targets}, "0.1.0", mode, **extra)
 
 
 def write(path: Path, data) -> Path:
@@ -46,6 +48,8 @@ def write(path: Path, data) -> Path:
         (json.dumps({"format": FORMAT, "version": 1, "mode": "replay"}), "missing suite_version, targets, cells"),
         (json.dumps({**make([]), "cells": [{"target": "t"}]}), "cells[0] lacks model, route, parameter, verdict"),
         (json.dumps({**make([]), "targets": []}), "'targets' must map"),
+        (json.dumps({**make([]), "strict": "yes"}), "'strict' must be true or false"),
+        (json.dumps({**make([]), "drift": {"a": 1}}), "'drift' must be a list of objects"),
     ],
 )
 def test_load_names_the_file_and_the_problem(tmp_path, content, problem):
@@ -62,6 +66,18 @@ def test_load_missing_file(tmp_path):
 
 def test_the_committed_matrix_loads():
     assert matrix.load(REPORT)["cells"]
+
+
+def test_version_2_keys_and_a_version_1_file(tmp_path):
+    m = make([cell("a")], strict=True, drift=[{"target": "t", "model": "a", "route": "POST /chat/completions", "parameter": None,
+                                               "expected": "broken", "observed": "supported"}])
+    assert (m["version"], m["strict"], len(m["drift"]), m["declared"]) == (2, True, 1, [])
+    assert matrix.load(write(tmp_path / "v2.json", m)) == m
+    v1 = {k: v for k, v in make([cell("a")]).items() if k not in ("strict", "drift", "declared")}
+    v1["version"] = 1
+    loaded = matrix.load(write(tmp_path / "v1.json", v1))
+    assert loaded == v1  # read as it is: the new keys absent, not invented
+    assert cli.main(["render", str(tmp_path / "v1.json"), "--out", str(tmp_path / "out")]) == 0
 
 
 # --- diff ----------------------------------------------------------------------------------------
@@ -116,15 +132,20 @@ def test_cli_diff_fail_on_lost(tmp_path, capsys):
 
 
 def _shard(m: dict, keep) -> dict:
-    """What a run restricted to some cells would have written."""
+    """What a run restricted to some cells would have written (its drift and declared findings too)."""
     cells = [c for c in m["cells"] if keep(c)]
     targets = {t: {k: v for k, v in info.items() if k != "models"} for t, info in m["targets"].items() if any(c["target"] == t for c in cells)}
-    return build_matrix(cells, targets, m["suite_version"], m["mode"])
+    kept = {(c["target"], c["model"]) for c in cells}
+    extra = {key: [d for d in m[key] if (d["target"], d["model"]) in kept] for key in ("drift", "declared")}
+    return build_matrix(cells, targets, m["suite_version"], m["mode"], strict=m["strict"], **extra)
 
 
 def _original() -> dict:
-    m = matrix.load(REPORT)
-    assert _shard(m, lambda c: True) == m, f"{REPORT} is not what report.build_matrix writes now (stale? run `make matrix`)"
+    """Two targets, every kind of cell, drift and declared findings: what one run over all shards writes."""
+    one, two = catalogue(n_models=4, target="one", parameters=3, negatives=3), catalogue(n_models=3, target="two", seed=3, parameters=2, negatives=2)
+    m = build_matrix(one["cells"] + two["cells"], {**one["targets"], **two["targets"]}, "0.2.0", "live", strict=True,
+                     drift=one["drift"] + two["drift"], declared=one["declared"] + two["declared"])
+    assert _shard(m, lambda c: True) == m
     return m
 
 
@@ -133,7 +154,7 @@ def test_merging_shards_split_by_model_gives_the_single_run_matrix():
     models = sorted({c["model"] or "" for c in m["cells"]})
     half = set(models[::2])
     shards = [_shard(m, lambda c: (c["model"] or "") in half), _shard(m, lambda c: (c["model"] or "") not in half)]
-    assert all(s["cells"] for s in shards) and shards[0]["cells"] != m["cells"]
+    assert all(s["cells"] and s["drift"] for s in shards) and shards[0]["cells"] != m["cells"]
     assert matrix.merge(shards) == m
     assert matrix.merge(shards[::-1]) == m
 
@@ -145,7 +166,7 @@ def test_merging_shards_split_by_target_through_the_cli_is_byte_identical(tmp_pa
         paths.append(write(tmp_path / f"{target}.json", matrix.dumps(_shard(m, lambda c, t=target: c["target"] == t))))
     out = tmp_path / "merged.json"
     assert cli.main(["merge", str(out), *map(str, paths)]) == 0
-    assert out.read_text() == REPORT.read_text()
+    assert out.read_text() == matrix.dumps(m)
 
 
 def test_identical_overlap_is_deduplicated_but_a_conflict_is_an_error(tmp_path, capsys):
@@ -169,6 +190,8 @@ def test_merge_refuses_shards_of_different_modes_or_targets():
     other["targets"]["t"]["base_url"] = "http://elsewhere"
     with pytest.raises(matrix.MatrixError, match="not the same target"):
         matrix.merge([make([cell("a")]), other])
+    with pytest.raises(matrix.MatrixError, match="strict True differs"):
+        matrix.merge([make([cell("a")]), make([cell("b")], strict=True)])
 
 
 # --- the command ---------------------------------------------------------------------------------
@@ -231,6 +254,79 @@ def test_plan_passes_its_arguments_to_pytest(monkeypatch):
     assert calls == [[sys.executable, "-m", "pytest", str(ROOT / "suites"), "--anyint-plan", "--target", "litellm", "-k", "stream"]]
 
 
+@pytest.mark.parametrize("command", ["matrix", "plan"])
+def test_help_lists_every_run_option_with_its_default(command, capsys):
+    assert cli.main([command, "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
+    for flag, metavar, _, _, default in cli.RUN_OPTIONS:
+        assert (f"{flag} {metavar}" if metavar else flag) in out
+        assert f"(default: {' '.join(default.split())})" in out, flag
+    for flag in ("--target", "--model", "--examples", "--token-cap", "--max-requests", "--rps", "--retries", "--poll-timeout",
+                 "--request-timeout", "--seed", "--no-expectations", "--strict", "--budget", "--prices", "--concurrency"):
+        assert f"{flag} " in out, flag
+    assert "(default: 4)" in out and "2 usage error or bad input: unknown option or target" in out
+
+
+def test_options_are_forwarded_only_when_given_then_the_rest(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd[4:]) or 0)
+    assert cli.main(["plan", "-k", "chat", "--model", "a", "--strict", "--examples", "2", "--model", "b", "--budget", "1.50", "-n", "2"]) == 0
+    assert calls == [["--anyint-plan", "--model", "a", "--model", "b", "--examples", "2", "--budget", "1.50", "--strict-upstream", "-k", "chat", "-n", "2"]]
+    calls.clear()
+    assert cli.main(["plan"]) == 0 and calls == [["--anyint-plan"]]  # no defaults invented here: the plugin owns them
+
+
+def test_a_bad_option_value_or_an_unknown_target_is_exit_2_before_pytest(monkeypatch, capsys):
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: pytest.fail(f"pytest started: {cmd}"))
+    monkeypatch.setattr(cli, "_pytest_with_progress", lambda cmd: pytest.fail(f"pytest started: {cmd}"))
+    assert cli.main(["plan", "--examples", "many"]) == 2
+    assert "invalid int value: 'many'" in capsys.readouterr().err
+    for command in ("matrix", "plan"):
+        assert cli.main([command, "--target", "litellm", "--target", "nope"]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and f"anyint-conformance {command}: unknown target(s) nope; profiles in targets.yaml: " in err
+        assert "litellm" in err.split("profiles in targets.yaml:")[1]
+
+
+def test_an_abbreviated_pytest_option_is_not_taken_for_one_of_ours(monkeypatch):
+    calls = []
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd[4:]) or 0)
+    assert cli.main(["plan", "--rec", "x"]) == 0 and calls == [["--anyint-plan", "--rec", "x"]]
+
+
+# --- the terminal summary ----------------------------------------------------------------------------
+
+
+def test_summary_answers_first_symbol_and_word_per_family():
+    m = catalogue(n_models=3, parameters=2, negatives=2)
+    text = cli.summary(m)
+    lines = text.splitlines()
+    assert lines[0].startswith("cat: which endpoints each model supports")
+    head = lines[1].split("  ")
+    assert [h.strip() for h in head if h.strip()] == ["model", *FAMILIES]
+    rows = {line.split("  ")[0]: line for line in lines[2:6]}
+    assert set(rows) == {"(target-wide)", *m["targets"]["cat"]["models"]}
+    assert "✅ supported" in text and "❌ broken" in text
+    # columns line up in terminal columns (an emoji takes two): a row's chat verdict starts under "chat"
+    model = m["targets"]["cat"]["models"][0]
+    chat = cli.report.mark(dict(cli.report.summary_rows(m, "cat"))[model]["chat"]["verdict"])
+    assert cli._width(rows[model][: rows[model].index(chat)]) == cli._width(lines[1][: lines[1].index(" chat ") + 1])
+    assert lines[-1].startswith("cells: ") and "✅ supported" in lines[-1]
+
+
+def test_summary_narrow_terminal_abbreviates_and_fits():
+    m = catalogue(n_models=3, parameters=2, negatives=2)
+    text = cli.summary(m, width=80)
+    assert all(cli._width(line) <= 80 for line in text.splitlines()), text
+    prose = " ".join(text.split())  # the key is wrapped to the width too
+    assert "key: " in prose and "brk = broken" in prose and "thread = threads & runs" in prose
+    assert "❌ brk" in text
+    for model in m["targets"]["cat"]["models"]:
+        assert text.count(model) >= 2  # repeated in every block of columns
+    for short in cli.ABBREV.values():
+        assert f" {short}" in text
+
+
 def _run_matrix(tmp_path, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
     return subprocess.run([sys.executable, "-m", "anyint_conformance.cli", "matrix", "--report-dir", str(tmp_path), *args],
@@ -246,8 +342,11 @@ def test_matrix_runs_the_suites_shows_progress_and_summarises(tmp_path):
     # the bar, one line per quarter as stderr is not a terminal here
     assert result.stderr.splitlines()[-1] == f"[{'#' * 30}] {n}/{n}"
     lines = result.stdout.splitlines()
-    assert next(line for line in lines if line.startswith("target ")).split()[1:3] == ["supported", "unsupported"]
-    assert next(line for line in lines if line.startswith("litellm ")).split()[1] == str(n)
+    assert any(line.startswith("litellm: which endpoints each model supports") for line in lines)
+    header = next(line for line in lines if line.startswith("model "))
+    assert header.split()[1:3] == ["chat", "chat"]  # chat, chat stream, ...
+    assert next(line for line in lines if line.startswith("mock-chat-a ")).split()[1:3] == ["✅", "supported"]
+    assert f"cells: {n} ✅ supported" in result.stdout
 
 
 def test_matrix_maps_a_pytest_usage_error_to_3(tmp_path):

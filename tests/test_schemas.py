@@ -7,7 +7,8 @@ import pytest
 import yaml
 
 from anyint_conformance import derive
-from anyint_conformance.schemas import first_violation, load_schemas, missing_when_available
+from anyint_conformance.derive import UPSTREAM
+from anyint_conformance.schemas import first_violation, load_schemas, missing_when_available, violations
 
 
 def test_committed_schemas_match_a_fresh_derivation():
@@ -84,11 +85,11 @@ PAGE_ROUTES = [  # every route the page lists, with the method each one is teste
     ("POST", "/audio/transcriptions"), ("POST", "/audio/translations"), ("POST", "/moderations"),
     ("POST", "/files"), ("GET", "/files"), ("GET", "/files/{file_id}"), ("DELETE", "/files/{file_id}"),
     ("GET", "/files/{file_id}/content"),
-    ("POST", "/assistants"), ("GET", "/assistants/{assistant_id}"), ("DELETE", "/assistants/{assistant_id}"),
+    ("POST", "/assistants"), ("GET", "/assistants"), ("GET", "/assistants/{assistant_id}"), ("DELETE", "/assistants/{assistant_id}"),
     ("POST", "/threads"), ("GET", "/threads/{thread_id}"), ("DELETE", "/threads/{thread_id}"),
-    ("POST", "/threads/{thread_id}/messages"), ("POST", "/threads/{thread_id}/runs"),
-    ("POST", "/batches"), ("GET", "/batches/{batch_id}"), ("POST", "/batches/{batch_id}/cancel"),
-    ("POST", "/videos"), ("GET", "/videos/{video_id}"), ("GET", "/videos/{video_id}/content"),
+    ("POST", "/threads/{thread_id}/messages"), ("GET", "/threads/{thread_id}/messages"), ("POST", "/threads/{thread_id}/runs"),
+    ("POST", "/batches"), ("GET", "/batches"), ("GET", "/batches/{batch_id}"), ("POST", "/batches/{batch_id}/cancel"),
+    ("POST", "/videos"), ("GET", "/videos"), ("GET", "/videos/{video_id}"), ("DELETE", "/videos/{video_id}"), ("GET", "/videos/{video_id}/content"),
 ]
 
 
@@ -101,20 +102,23 @@ def test_every_route_on_the_extended_page_has_an_operation():
     missing = [route for route in PAGE_ROUTES if route not in ops]
     assert missing == []
     # the one operation that is not on the page says so
-    extra = set(ops) - set(PAGE_ROUTES) - {("POST", "/chat/completions")}
+    extra = set(ops) - set(PAGE_ROUTES) - {("POST", "/chat/completions"), ("GET", "/models")}  # the chat page's route and its Models API
     assert extra == {("GET", "/threads/{thread_id}/runs/{run_id}")}
     assert ops[("GET", "/threads/{thread_id}/runs/{run_id}")]["documented"] is False
     assert ops[("GET", "/threads/{thread_id}/runs/{run_id}")]["path_parameters"]["run_id"]["documented"] is False
 
 
 def test_inferred_type_and_required_when_the_page_only_names_the_field():
-    speech = load_schemas()["audio.speech.request"]
-    assert speech["required"] == ["model", "input", "voice"]  # inferred.required (CreateSpeechRequest)
+    speech = load_schemas(UPSTREAM)["audio.speech.request"]
+    assert speech["required"] == ["model", "input", "voice"]  # upstream (CreateSpeechRequest)...
+    assert load_schemas()["audio.speech.request"]["required"] == []  # ...not what the page says
     assert list(speech["properties"]) == ["model", "input", "voice", "response_format", "speed"]
     for prop in speech["properties"].values():
         assert prop["x-documented"] is True  # the page names every one of them...
         assert "x-type" not in prop and "x-required" not in prop  # ...but gives no type or required wording
+        assert prop["x-provenance"] == "upstream"
     assert speech["properties"]["speed"]["type"] == "number"
+    assert "type" not in load_schemas()["audio.speech.request"]["properties"]["speed"]
     assert speech["properties"]["speed"]["x-inferred"]["type"] == "number"
     # a documented table still records its own wording
     embeddings = load_schemas()["embeddings.request"]
@@ -123,7 +127,7 @@ def test_inferred_type_and_required_when_the_page_only_names_the_field():
     assert embeddings["properties"]["dimensions"]["x-required"] == "No"
     # rows the page does not have at all
     assert load_schemas()["videos.request"]["properties"]["model"]["x-documented"] is False
-    assert load_schemas()["moderations.request"]["required"] == ["input"]
+    assert load_schemas(UPSTREAM)["moderations.request"]["required"] == ["input"] and load_schemas()["moderations.request"]["required"] == []
 
 
 def test_file_type_word_is_a_binary_string(tmp_path):
@@ -137,9 +141,9 @@ def test_file_type_word_is_a_binary_string(tmp_path):
         "type": "string", "format": "binary", "x-type": "file"}
     assert props["blob"]["format"] == "binary" and "x-type" not in props["blob"]  # x-type only when documented
     for sid in ("audio.transcriptions.request", "audio.translations.request", "files.upload.request"):
-        file_prop = load_schemas()[sid]["properties"]["file"]
+        file_prop = load_schemas(UPSTREAM)[sid]["properties"]["file"]
         assert (file_prop["type"], file_prop["format"]) == ("string", "binary")
-        assert "file" in load_schemas()[sid]["required"]
+        assert "file" in load_schemas(UPSTREAM)[sid]["required"]
 
 
 def test_embeddings_usage_is_when_returned():
@@ -149,27 +153,42 @@ def test_embeddings_usage_is_when_returned():
     body["usage"] = {"prompt_tokens": 3}
     assert first_violation("embeddings.response", body) is None
     assert missing_when_available("embeddings.response", body) == ["$.usage.total_tokens"]
-    # encoding_format: base64 -> the vector is a string
-    assert first_violation("embeddings.response", {**body, "data": [{"embedding": "AAAA", "index": 0}]}) is None
+    # one schema per request shape: float vectors, unless encoding_format: base64 asked (then a string)
+    b64 = {**body, "data": [{"embedding": "AAAA", "index": 0}]}
+    assert first_violation("embeddings.response", b64).path == "$.data[0].embedding"
+    assert violations("embeddings.response.base64", b64) == []
+    assert violations("embeddings.response.base64", body)[0].layer == "upstream"
 
 
+FILE = {"id": "file-1", "object": "file", "bytes": 10, "created_at": 1, "filename": "a.jsonl", "purpose": "batch"}
+ASSISTANT = {"id": "asst_1", "object": "assistant", "created_at": 1, "model": "m", "name": None, "instructions": None, "tools": []}
+MESSAGE = {"id": "msg_1", "object": "thread.message", "created_at": 1, "thread_id": "thread_1", "role": "user", "content": [{"type": "text"}]}
+BATCH = {"id": "batch_1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "file-1", "completion_window": "24h", "status": "validating", "created_at": 1}
+VIDEO = {"id": "video_1", "object": "video", "status": "queued", "created_at": 1, "model": "m", "progress": 0}
 VALID_RESPONSES = {
     "embeddings.response": {"object": "list", "data": [{"embedding": [0.5], "index": 0}], "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1}},
+    "embeddings.response.base64": {"object": "list", "data": [{"embedding": "AAAAPw==", "index": 0}], "model": "m", "usage": {"prompt_tokens": 1, "total_tokens": 1}},
+    "models.list": {"object": "list", "data": [{"id": "m", "object": "model", "created": 1, "owned_by": "me"}]},
+    "assistants.list": {"object": "list", "data": [ASSISTANT]},
+    "messages.list": {"object": "list", "data": [MESSAGE]},
+    "batches.list": {"object": "list", "data": [BATCH]},
+    "videos.list": {"object": "list", "data": [VIDEO]},
+    "video.deleted": {"id": "video_1", "object": "video.deleted", "deleted": True},
     "images.response": {"created": 1, "data": [{"url": "https://x/1.png"}]},
     "audio.transcription": {"text": "hello"},
     "audio.transcription.verbose": {"text": "hello", "language": "english", "duration": 1.5, "segments": [{"id": 0, "start": 0.0, "end": 1.5, "text": "hello"}]},
     "moderations.response": {"id": "modr-1", "model": "m", "results": [{"flagged": False, "categories": {"violence": False}, "category_scores": {"violence": 0.01}}]},
-    "file": {"id": "file-1", "object": "file", "bytes": 10, "created_at": 1, "filename": "a.jsonl", "purpose": "batch"},
-    "files.list": {"object": "list", "data": [{"id": "file-1", "object": "file", "bytes": 10, "created_at": 1, "filename": "a.jsonl", "purpose": "batch"}]},
+    "file": FILE,
+    "files.list": {"object": "list", "data": [FILE]},
     "file.deleted": {"id": "file-1", "object": "file", "deleted": True},
-    "assistant": {"id": "asst_1", "object": "assistant", "created_at": 1, "model": "m", "name": None, "instructions": None, "tools": []},
+    "assistant": ASSISTANT,
     "assistant.deleted": {"id": "asst_1", "object": "assistant.deleted", "deleted": True},
     "thread": {"id": "thread_1", "object": "thread", "created_at": 1, "metadata": {}},
     "thread.deleted": {"id": "thread_1", "object": "thread.deleted", "deleted": True},
-    "message": {"id": "msg_1", "object": "thread.message", "created_at": 1, "thread_id": "thread_1", "role": "user", "content": [{"type": "text"}]},
+    "message": MESSAGE,
     "run": {"id": "run_1", "object": "thread.run", "created_at": 1, "thread_id": "thread_1", "assistant_id": "asst_1", "status": "queued", "model": "m", "instructions": "", "tools": []},
-    "batch": {"id": "batch_1", "object": "batch", "endpoint": "/v1/chat/completions", "input_file_id": "file-1", "completion_window": "24h", "status": "validating", "created_at": 1},
-    "video": {"id": "video_1", "object": "video", "status": "queued", "created_at": 1, "model": "m", "progress": 0},
+    "batch": BATCH,
+    "video": VIDEO,
 }
 
 # (schema id, JSON path to break, new value or DROP) -> the derived schema must reject the body
@@ -178,6 +197,13 @@ VIOLATIONS = [
     ("embeddings.response", ["data", 0, "index"], "0"),  # index a string
     ("embeddings.response", ["data", 0, "embedding"], {"v": 1}),
     ("embeddings.response", ["object"], "embedding"),
+    ("embeddings.response.base64", ["data", 0, "embedding"], [0.5]),
+    ("models.list", ["data", 0, "id"], 7),
+    ("assistants.list", ["data", 0, "object"], "assistants"),
+    ("messages.list", ["object"], "thread.messages"),
+    ("batches.list", ["data"], "none"),
+    ("videos.list", ["data", 0, "status"], "done"),
+    ("video.deleted", ["deleted"], DROP),
     ("images.response", ["data", 0, "url"], DROP),  # neither url nor b64_json
     ("images.response", ["created"], "yesterday"),
     ("audio.transcription", ["text"], DROP),
@@ -214,16 +240,16 @@ def _broken(schema_id, path, value):
 
 @pytest.mark.parametrize("schema_id", sorted(VALID_RESPONSES))
 def test_new_response_schemas_accept_a_conforming_body(schema_id):
-    assert first_violation(schema_id, VALID_RESPONSES[schema_id]) is None
+    assert violations(schema_id, VALID_RESPONSES[schema_id]) == []
 
 
 @pytest.mark.parametrize("schema_id,path,value", VIOLATIONS, ids=[f"{s}:{'.'.join(map(str, p))}" for s, p, _ in VIOLATIONS])
 def test_new_response_schemas_reject_a_violating_body(schema_id, path, value):
-    assert first_violation(schema_id, _broken(schema_id, path, value)) is not None
+    assert violations(schema_id, _broken(schema_id, path, value)) != []  # in the documented layer or the upstream one
 
 
 def test_every_new_response_schema_has_a_violation_case():
-    response_ids = {sid for op in derive.operations() for t in op["responses"].values() for sid in ([t] if isinstance(t, str) else t)}
+    response_ids = {e["schema"] for op in derive.operations() for t in op["responses"].values() for e in derive.response_targets(t)}
     response_ids -= {"binary", "text", "chat.response", "chat.chunk"}
     assert response_ids == set(VALID_RESPONSES) == {s for s, _, _ in VIOLATIONS}
 
@@ -257,7 +283,7 @@ def test_openapi_document_declares_params_media_and_bodies():
     transcription = paths["/audio/transcriptions"]["post"]["responses"]["200"]["content"]
     assert transcription["text/plain"]["schema"] == {"type": "string"}
     assert transcription["application/json"]["schema"] == {"anyOf": [
-        {"$ref": "#/components/schemas/audio.transcription"}, {"$ref": "#/components/schemas/audio.transcription.verbose"}]}
+        {"$ref": "#/components/schemas/audio.transcription.verbose"}, {"$ref": "#/components/schemas/audio.transcription"}]}
     # every $ref resolves to a component
     refs = re.findall(r'"\$ref": "#/components/schemas/([^"]+)"', json.dumps(doc))
     assert set(refs) <= set(doc["components"]["schemas"])
@@ -290,6 +316,25 @@ def test_schemathesis_generates_a_request_for_every_operation_with_a_body(method
     for case in cases:
         assert case.media_type == op.get("request_media_type", "application/json")
         assert set(case.path_parameters or {}) == set(op.get("path_parameters", {}))
-        assert first_violation(op["request"], case.body) is None
+        assert violations(op["request"], case.body) == []
         if case.media_type == "multipart/form-data":  # a dict of fields; the upload is bytes in a Binary
             assert isinstance(case.body["file"], Binary) and isinstance(case.body["file"].data, bytes)
+
+
+def test_each_fact_lands_in_its_layer(tmp_path):
+    """The page's wording and our reading of it: documented layer; OpenAI's facts: upstream layer only;
+    a relaxation (nullable) in both."""
+    (tmp_path / "t.yaml").write_text(
+        "page: p\ntables:\n  - table: T\n    kind: request\n    schema: x\n    rows:\n"
+        "      - {field: a, type: string, required: 'Yes', meaning: m}\n"
+        "      - {field: b, inferred: {type: integer, required: true, source: Up.b}}\n"
+        "      - {field: c, type: string, required: 'No', meaning: m, upstream: {enum: [one, two], source: Up.c}}\n"
+        "      - {field: d, inferred: {type: integer, required: false, nullable: true, from: page, why: w}}\n"
+    )
+    doc, up = derive.derive_all(tmp_path, "documented")["x"], derive.derive_all(tmp_path, UPSTREAM)["x"]
+    assert doc["required"] == ["a"] and up["required"] == ["a", "b"]
+    assert "type" not in doc["properties"]["b"] and up["properties"]["b"]["type"] == "integer"
+    assert "enum" not in doc["properties"]["c"] and up["properties"]["c"]["enum"] == ["one", "two"]
+    assert doc["properties"]["d"]["anyOf"] == [{"type": "integer"}, {"type": "null"}] == up["properties"]["d"]["anyOf"]
+    assert doc["properties"]["b"]["x-provenance"] == "upstream" and doc["properties"]["d"]["x-provenance"] == "page"
+    assert up["$id"].endswith("/upstream/x.json") and doc["$id"].endswith("/x.json") and "/upstream/" not in doc["$id"]

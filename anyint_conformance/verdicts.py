@@ -1,0 +1,119 @@
+"""The ground floor: verdicts, severities, provenances and findings. Imports nothing of the project.
+
+Everything that judges produces these; everything that reports reads them (as plain dicts in the matrix).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Verdict(str, Enum):
+    # route and parameter cells
+    SUPPORTED = "supported"  # 2xx, conforms, the SDK parses it; a parameter's documented effect was observed
+    UNVERIFIED = "unverified"  # parameter cells: 2xx and conforming, but the effect was not (or cannot be) observed
+    IGNORED = "ignored"  # parameter cells: 2xx and conforming, the promised effect is absent
+    UNSUPPORTED = "unsupported"  # a refusal (4xx) of a valid request
+    NONCONFORMING = "non-conforming"  # 2xx that breaks a documented or SDK rule (upstream rules: only with --strict)
+    BROKEN = "broken"  # 5xx, timeout, connection error, invalid JSON, wrong content type, a cut stream
+    UNTESTED = "untested"  # not run: filtered, no key, budget spent, rate-limited, an earlier step failed
+    # negative and auth cells: the contract is a refusal
+    REJECTED = "rejected"  # refused (4xx) as the contract says
+    LENIENT = "lenient"  # accepted (2xx) what only upstream OpenAI refuses (decides only with --strict)
+    ACCEPTED = "accepted"  # accepted (2xx) what the page forbids; for credentials a security finding
+
+
+# Worst first: a cell takes the worst verdict among its exchanges.
+SEVERITY_ORDER = [
+    Verdict.BROKEN,
+    Verdict.ACCEPTED,
+    Verdict.NONCONFORMING,
+    Verdict.IGNORED,
+    Verdict.UNSUPPORTED,
+    Verdict.UNTESTED,
+    Verdict.UNVERIFIED,
+    Verdict.LENIENT,
+    Verdict.REJECTED,
+    Verdict.SUPPORTED,
+]
+
+# What each verdict means, in one line (legends of every report).
+MEANING = {
+    Verdict.SUPPORTED: "2xx, every body / event conforms and the official SDK parses it; for a parameter, its effect was observed",
+    Verdict.UNVERIFIED: "parameter accepted (2xx, conforming) but its effect was not observed: no effect check, or not observable",
+    Verdict.IGNORED: "parameter accepted (2xx, conforming) but the effect the docs promise is absent",
+    Verdict.UNSUPPORTED: "refused with a 4xx: the route, model or parameter is not available",
+    Verdict.NONCONFORMING: "2xx that breaks a documented rule or that the official SDK cannot parse",
+    Verdict.BROKEN: "5xx, timeout, connection error, invalid JSON, wrong content type, cut stream",
+    Verdict.UNTESTED: "not run: filtered, no key, budget spent, rate-limited, or an earlier step produced nothing",
+    Verdict.REJECTED: "invalid request or bad credentials refused as the contract says",
+    Verdict.LENIENT: "accepted an invalid request that only upstream OpenAI refuses (decides only with --strict)",
+    Verdict.ACCEPTED: "accepted an invalid request the page forbids; bad credentials answered 2xx (security finding)",
+}
+
+# A symbol beside every word: no meaning carried by colour alone.
+SYMBOL = {
+    Verdict.SUPPORTED: "✅",
+    Verdict.UNVERIFIED: "◐",
+    Verdict.IGNORED: "🟡",
+    Verdict.UNSUPPORTED: "⛔",
+    Verdict.NONCONFORMING: "⚠️",
+    Verdict.BROKEN: "❌",
+    Verdict.UNTESTED: "·",
+    Verdict.REJECTED: "✅",
+    Verdict.LENIENT: "↷",
+    Verdict.ACCEPTED: "❗",
+}
+
+
+def worst(verdicts) -> Verdict:
+    verdicts = [Verdict(v) for v in verdicts]
+    return min(verdicts, key=SEVERITY_ORDER.index) if verdicts else Verdict.UNTESTED
+
+
+# What replaces a key wherever it was written (cassettes, reports, messages); in a replayed answer it
+# means the server echoed the key back.
+REDACTED = "[anyint-conformance:redacted-credential]"
+
+
+class Severity(str, Enum):
+    BROKEN = "broken"  # makes the exchange broken
+    NONCONFORMING = "non-conforming"  # makes the exchange non-conforming (an upstream rule: only with --strict)
+    WARNING = "warning"  # shown on the cell, decides nothing (a "when available" field left out, an upstream rule)
+    NOTE = "note"  # a finding that does not decide support (a refusal without the OpenAI error envelope)
+
+
+class Provenance(str, Enum):
+    """Where the rule a finding applies comes from."""
+
+    DOCUMENTED = "documented"  # a row or sentence of the AnyInt pages (quoted), or our reading of its wording
+    SDK = "sdk"  # the official openai SDK cannot parse the body
+    UPSTREAM = "upstream"  # OpenAI's own API, which the pages say these routes "generally follow"
+    HTTP = "http"  # HTTP itself: a 5xx, a timeout, a cut connection is never a correct answer
+    DECLARED = "declared"  # what the target says of a model (GET /models, a catalogue file): notes, never verdicts
+
+
+DECIDING = (Provenance.DOCUMENTED, Provenance.SDK, Provenance.HTTP)
+
+
+@dataclass(frozen=True)
+class Finding:
+    check: str
+    severity: Severity
+    message: str
+    path: str | None = None
+    provenance: Provenance = Provenance.DOCUMENTED
+    rule: str | None = None  # the quoted page text, the SDK type, or the upstream name the rule comes from
+
+    def decides(self, strict: bool = False) -> bool:
+        """Does this finding decide the verdict? Upstream rules decide only in strict mode."""
+        if self.severity not in (Severity.BROKEN, Severity.NONCONFORMING):
+            return False
+        return strict or self.provenance in DECIDING
+
+    def to_dict(self) -> dict:
+        out = {"check": self.check, "severity": self.severity.value, "message": self.message, "path": self.path, "provenance": self.provenance.value}
+        if self.rule:
+            out["rule"] = self.rule
+        return out

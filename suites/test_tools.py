@@ -1,0 +1,32 @@
+"""Tool calling as the chat page documents it (`tools`, `tool_choice`, and the message row `tool_call_id`:
+"Tool responses only"): a forced call, then the round trip. The assistant message with its tool_calls
+(content null) goes back with a `tool` message that names the call's id, and the model must answer.
+Each step is its own cell, checked against the schemas and the SDK; bodies stay capped."""
+
+import json
+
+import pytest
+
+from anyint_conformance.suite import operation
+
+CHAT = operation("/chat/completions")
+ASK = [{"role": "user", "content": "What is the weather in Paris? Use the tool."}]
+WEATHER_TOOL = {
+    "type": "function",
+    "function": {"name": "get_weather", "description": "Weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
+}
+FORCED = {"type": "function", "function": {"name": "get_weather"}}
+RESULT = json.dumps({"city": "Paris", "temperature_c": 18, "sky": "clear"})
+
+
+@pytest.mark.route("chat")
+@pytest.mark.requests(1, 2)
+def test_tool_round_trip(conformance):
+    base = {"model": conformance.model, "tools": [WEATHER_TOOL], "max_tokens": 16}
+    with conformance.lifecycle(kind="parameter", prefix="tool round trip: ") as life:
+        first = life.step("1 forced call", CHAT, body={**base, "messages": ASK, "tool_choice": FORCED}, effect="forced_tool_call")
+        calls = [c for ch in (first or {}).get("choices") or [] for c in ((ch.get("message") or {}).get("tool_calls") or [])]
+        call = calls[0] if calls else None
+        messages = ASK + [{"role": "assistant", "content": None, "tool_calls": [call]},
+                          {"role": "tool", "tool_call_id": (call or {}).get("id"), "content": RESULT}]
+        life.step("2 answer from the tool result", CHAT, body={**base, "messages": messages}, needs=call)
