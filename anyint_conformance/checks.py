@@ -34,6 +34,7 @@ Q_USAGE = f'{CHAT_PAGE} / Response behavior: "Final usage data can arrive near t
 Q_SPEECH = f'{EXT_PAGE} / Audio request fields: "POST /audio/speech | model, input, voice, response_format, speed | Text-to-speech"'
 Q_INDEX = f'{EXT_PAGE} / Embeddings request fields: input — "Text or list of texts to embed"; response: data[].index — "Input index for batched requests"'
 Q_IMAGE_FORMAT = f'{EXT_PAGE} / Image generation request fields: response_format — "Response format when supported" (example: url)'
+NO_ANSWER = "a complete HTTP answer (no reset, timeout or cut connection)"
 Q_CREDENTIAL = f'{CHAT_PAGE} / Authentication: "Authorization: Bearer <ANYINT_API_KEY>" (a key is a secret; no answer should carry it back)'
 
 
@@ -243,7 +244,7 @@ def sse_usage_near_end(ex: Exchange, expect: Expect) -> list[Finding]:
 @check("transport_complete")
 def transport_complete(ex: Exchange, expect: Expect) -> list[Finding]:
     if ex.error:
-        return [Finding("transport_complete", Severity.BROKEN, ex.error, provenance=HTTP, rule="a complete HTTP answer")]
+        return [Finding("transport_complete", Severity.BROKEN, ex.error, provenance=HTTP, rule=NO_ANSWER)]
     return []
 
 
@@ -391,7 +392,7 @@ ANY_CHECKS = ("transport_complete",)
 def assess(ex: Exchange, expect: Expect, strict: bool = False) -> Assessment:
     """The verdict of one exchange against what its route promises (upstream rules decide only when strict)."""
     if ex.status is None:
-        return Assessment(Verdict.BROKEN, f"no answer: {ex.error}", [Finding("transport_complete", Severity.BROKEN, ex.error or "no answer", provenance=HTTP)], strict)
+        return Assessment(Verdict.BROKEN, f"no answer: {ex.error}", [Finding("transport_complete", Severity.BROKEN, ex.error or "no answer", provenance=HTTP, rule=NO_ANSWER)], strict)
     if ex.status in (401, 403):
         return Assessment(Verdict.UNTESTED, f"HTTP {ex.status}: credentials refused, so support is unknown (is the key variable set?)", error_envelope(ex, expect), strict)
     if ex.status == 429:
@@ -402,7 +403,7 @@ def assess(ex: Exchange, expect: Expect, strict: bool = False) -> Assessment:
         finding = Finding("status", Severity.BROKEN, f"HTTP {ex.status}: {error_message(ex)}", provenance=HTTP, rule="a 5xx is a server error, never a correct answer")
         return Assessment(Verdict.BROKEN, finding.message, [finding, *error_envelope(ex, expect)], strict)
     if not 200 <= ex.status < 300:
-        finding = Finding("status", Severity.BROKEN, f"unexpected HTTP {ex.status}", provenance=HTTP)
+        finding = Finding("status", Severity.BROKEN, f"unexpected HTTP {ex.status}", provenance=HTTP, rule="a 2xx answer, or a 4xx/5xx refusal")
         return Assessment(Verdict.BROKEN, finding.message, [finding], strict)
     names = {"binary": BINARY_CHECKS, "text": TEXT_CHECKS, "any": ANY_CHECKS}.get(expect.body, STREAM_CHECKS if expect.stream else NON_STREAM_CHECKS)
     findings = [f for name in (*names, *expect.extra) for f in CHECKS[name](ex, expect)]
@@ -607,7 +608,7 @@ def assess_rejection(ex: Exchange, expect: Expect, rule: Finding, statuses: tupl
     without OpenAI's envelope are findings that decide only with --strict."""
     wanted = "HTTP " + "/".join(map(str, statuses)) if statuses else "a 4xx"
     if ex.status is None:
-        return Assessment(Verdict.BROKEN, f"no answer: {ex.error}", [Finding("transport_complete", Severity.BROKEN, ex.error or "no answer", provenance=HTTP)], strict)
+        return Assessment(Verdict.BROKEN, f"no answer: {ex.error}", [Finding("transport_complete", Severity.BROKEN, ex.error or "no answer", provenance=HTTP, rule=NO_ANSWER)], strict)
     if 200 <= ex.status < 300:
         what = "answered without valid credentials (security finding)" if auth else "accepted a request the contract forbids"
         finding = Finding("rejected", Severity.NONCONFORMING, f"HTTP {ex.status}: {what}: {rule.message}", provenance=rule.provenance, rule=rule.rule)
@@ -623,7 +624,7 @@ def assess_rejection(ex: Exchange, expect: Expect, rule: Finding, statuses: tupl
         return Assessment(Verdict.BROKEN, finding.message, [finding, *error_envelope(ex, expect)], strict)
     findings = [Finding(f.check, Severity.NONCONFORMING, f.message, f.path, f.provenance, f.rule) for f in error_envelope(ex, expect)]
     if not 400 <= ex.status < 500:
-        findings.insert(0, Finding("rejected", Severity.BROKEN, f"HTTP {ex.status}, expected {wanted}: {error_message(ex)}", provenance=HTTP))
+        findings.insert(0, Finding("rejected", Severity.BROKEN, f"HTTP {ex.status}, expected {wanted}: {error_message(ex)}", provenance=HTTP, rule="a refusal is a 4xx"))
     elif statuses and ex.status not in statuses:
         findings.insert(0, Finding("rejected", Severity.NONCONFORMING, f"HTTP {ex.status}, expected {wanted}: {error_message(ex)}", provenance=UP,
                                    rule="upstream OpenAI: 401 for missing or invalid credentials"))

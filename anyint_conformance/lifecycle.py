@@ -119,12 +119,13 @@ class Lifecycle:
                     self._cell(route, label, Verdict.SUPPORTED, f"reached completed after {attempt + 1} poll(s): {' -> '.join(dict.fromkeys(seen))}", ex, result)
                 else:
                     detail = ex.parsed.get("last_error") or ex.parsed.get("error") or ex.parsed.get("errors") or ""
-                    self._cell(route, label, Verdict.BROKEN, f"ended {status} after {attempt + 1} poll(s) {detail}".strip(), ex, result)
+                    reason = f"ended {status} after {attempt + 1} poll(s) {detail}".strip()
+                    self._cell(route, label, Verdict.BROKEN, reason, ex, _failed(result, reason, "a job that ends failed, cancelled or expired did not do its work"))
                 return ex.parsed
             if attempt + 1 < attempts:
                 self.settings.sleep(self.settings.poll_interval)
         reason = f"no terminal status within {self.settings.poll_timeout:g} s ({len(seen)} polls: {' -> '.join(dict.fromkeys(seen))})"
-        self._cell(route, label, Verdict.BROKEN, reason, ex, result)
+        self._cell(route, label, Verdict.BROKEN, reason, ex, _failed(result, reason, "a job reaches a terminal status within --poll-timeout"))
         return None
 
     def cleanup(self, label: str, operation: dict, path_args: dict) -> None:
@@ -165,6 +166,14 @@ class Lifecycle:
                 interaction=ex.interaction if ex else None,
             )
         )
+
+
+def _failed(result, reason: str, rule: str):
+    """The poll's last (conforming) answer, with the failure that decided the cell as its first finding."""
+    from anyint_conformance.checks import Assessment
+
+    finding = Finding("poll", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule=rule)
+    return Assessment(Verdict.BROKEN, reason, [finding, *result.findings], result.strict)
 
 
 def poll_attempts(poll_timeout: float, poll_interval: float) -> int:

@@ -93,6 +93,7 @@ class Discovery:
     cassette: Path
     entries: dict = field(default_factory=dict)  # model id -> the raw entry the target declared
     placeholder: bool = False  # a plan without recordings or a key: the models are not known yet
+    listed: list[str] = field(default_factory=list)  # every model the target lists, before --model chose
 
 
 class RunError(Exception):
@@ -159,12 +160,12 @@ class State:
             raise RunError("\n".join(problems))
         if self.cfg.models:
             names = {t.name for t in self.targets}
-            used = {m for t in self.targets for m in self.cfg.models_for(t.name, self.discovered[t.name].models, names) or []}
+            listed = {t.name: self.discovered[t.name].listed or self.discovered[t.name].models for t in self.targets}
             bare = [m for m in self.cfg.models if m.partition(":")[0] not in names]
-            unknown = [m for m in bare if m not in used]
-            wrong = [m for m in self.cfg.models if m.partition(":")[0] in names and m.partition(":")[2] not in self.discovered[m.partition(":")[0]].models]
+            unknown = [m for m in bare if not any(m in models for models in listed.values())]
+            wrong = [m for m in self.cfg.models if m.partition(":")[0] in names and m.partition(":")[2] not in listed[m.partition(":")[0]]]
             if unknown or wrong:
-                known = "; ".join(f"{t.name}: {', '.join(self.discovered[t.name].models)}" for t in self.targets)
+                known = "; ".join(f"{t.name}: {', '.join(listed[t.name])}" for t in self.targets)
                 where = "recorded" if not self.live else "discovered"
                 raise RunError(f"unknown --model {', '.join(unknown + wrong)}: the {where} models are {known}")
 
@@ -192,7 +193,7 @@ class State:
             why = ex.error or f"HTTP {ex.status}: {ex.snippet(200)}"
             raise RunError(f"cannot discover the models of target {target.name} at {target.url('/models')}: {why}")
         chosen = self.cfg.models_for(target.name, ids, {t.name for t in self.targets})
-        return Discovery(ex, ids if chosen is None else [m for m in ids if m in chosen], path, entries)
+        return Discovery(ex, ids if chosen is None else [m for m in ids if m in chosen], path, entries, listed=ids)
 
     # -- clients, pacing, budget -------------------------------------------------------------------
 
@@ -627,7 +628,7 @@ class Runner:
         result = self._replayable(CHAT_ROUTE, sdk.PARAMETER, lambda: sdk.run_documented_example(
             self.target.base_url, self.target.key, self.model, self.state.cfg.request_timeout, self.state.cfg.token_cap))
         cell = Cell(target=self.target.name, model=self.model, route=CHAT_ROUTE, parameter=sdk.PARAMETER, verdict=result["verdict"],
-                    reason=result["reason"], status=result["status"], warnings=result["warnings"],
+                    reason=result["reason"], status=result["status"], warnings=result["warnings"], violation=result["violation"],
                     request={"method": "POST", "url": self.target.url("/chat/completions"), "body": result["request"]}, exchanges=1,
                     strict=self.state.cfg.strict)
         if self.cassette is not None:

@@ -11,9 +11,10 @@ import httpx
 import openai
 
 from anyint_conformance.transport import ssl_context
-from anyint_conformance.verdicts import Verdict
+from anyint_conformance.verdicts import Finding, Provenance, Severity, Verdict
 
 PARAMETER = "openai-python example"
+RULE = "000_c0a4473b350488b6.txt / Python example (the official openai SDK, base_url set to the gateway)"
 MESSAGES = [
     {"role": "system", "content": "You are a concise assistant."},
     {"role": "user", "content": "Explain AnyInt in one sentence."},
@@ -37,25 +38,31 @@ def run_documented_example(base_url: str, api_key: str | None, model: str, timeo
         verdict = Verdict.UNSUPPORTED if exc.status_code < 500 else Verdict.BROKEN
         if exc.status_code in (401, 403, 429):
             verdict = Verdict.UNTESTED
-        return _result(verdict, f"the SDK raised {type(exc).__name__} (HTTP {exc.status_code}): {str(exc.message)[:300]}", exc.status_code, request)
+        reason = f"the SDK raised {type(exc).__name__} (HTTP {exc.status_code}): {str(exc.message)[:300]}"
+        why = Finding("status", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule="a 5xx is a server error, never a correct answer") if verdict is Verdict.BROKEN else None
+        return _result(verdict, reason, exc.status_code, request, why)
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
         cause = exc.__cause__
         if cause is not None and not isinstance(cause, (httpx.HTTPError, OSError)):
             # not the network: the layer under httpx (e.g. a replay without a recording) speaks for itself
             raise cause from None
-        return _result(Verdict.BROKEN, f"the SDK raised {type(exc).__name__}: {exc}", None, request)
+        reason = f"the SDK raised {type(exc).__name__}: {exc}"
+        return _result(Verdict.BROKEN, reason, None, request, Finding("transport_complete", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule="a complete HTTP answer"))
     except (openai.OpenAIError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         # the SDK could not read what the server sent: the documented loop crashes for a user too
-        return _result(Verdict.BROKEN, f"the documented loop crashed: {type(exc).__name__}: {exc}", 200, request)
+        reason = f"the documented loop crashed: {type(exc).__name__}: {exc}"
+        return _result(Verdict.BROKEN, reason, 200, request, Finding("sdk_example", Severity.BROKEN, reason, provenance=Provenance.SDK, rule=RULE))
     finally:
         client.close()
     if chunks == 0:
-        return _result(Verdict.NONCONFORMING, "the stream yielded no chunk", 200, request)
+        reason = "the stream yielded no chunk"
+        return _result(Verdict.NONCONFORMING, reason, 200, request, Finding("sdk_example", Severity.NONCONFORMING, reason, rule=f'{RULE}; "With stream: true, the route returns SSE chunks"'))
     result = _result(Verdict.SUPPORTED, f"{chunks} chunks, printed {len(''.join(text))} characters", 200, request)
     if not text:
         result["warnings"] = [{"check": "sdk_text", "severity": "warning", "message": "no chunk carried delta.content: the example prints nothing", "path": None}]
     return result
 
 
-def _result(verdict: Verdict, reason: str, status: int | None, request: dict) -> dict:
-    return {"verdict": verdict.value, "reason": reason, "status": status, "request": request, "warnings": []}
+def _result(verdict: Verdict, reason: str, status: int | None, request: dict, violation: Finding | None = None) -> dict:
+    return {"verdict": verdict.value, "reason": reason, "status": status, "request": request, "warnings": [],
+            "violation": violation.to_dict() if violation else None}

@@ -40,6 +40,9 @@ FLOAT32_B64 = base64.b64encode(struct.pack("<2f", 0.5, -0.25)).decode()  # what 
 IMAGES = {"created": 1, "data": [{"url": "https://example.invalid/x.png"}]}
 MP3 = b"ID3\x04\x00\x00\x00\x00\x00\x00" + b"\xff\xfb\x90\x00" * 8
 
+# models that answer like "ok" but declare something else in GET /models (declared vs observed)
+DECLARING = {"declares-embedding": {"mode": "embedding", "supported_parameters": ["tools"], "x-vendor-tier": "gold"}}
+
 # path -> (status, content type, body bytes, extra behaviour)
 ROUTES: dict[str, tuple] = {
     "/ok": (200, "application/json", json.dumps(COMPLETION).encode()),
@@ -115,8 +118,8 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if path == "/models":
             # every scenario the model name can pick (a stream scenario /stream-x is the model x)
-            names = sorted({name.strip("/").removeprefix("stream-") for name in ROUTES} | {"429-then-ok", "echo-auth"})
-            models = [{"id": name, "object": "model", "created": 1, "owned_by": "fake"} for name in names]
+            names = sorted({name.strip("/").removeprefix("stream-") for name in ROUTES} | {"429-then-ok", "echo-auth", *DECLARING})
+            models = [{"id": name, "object": "model", "created": 1, "owned_by": "fake", **DECLARING.get(name, {})} for name in names]
             self._send(200, "application/json", json.dumps({"object": "list", "data": models}).encode())
             return
         if path == "/chat/completions":
@@ -189,6 +192,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.end_headers()
             self.wfile.write(payload)
             return "/handled"
+        if model in DECLARING:
+            model = "ok"  # answers as a plain chat model, whatever it declares
         if model == "429-then-ok":
             # the first request of each distinct body is rate-limited, its retry succeeds
             count = self.server.seen.get(raw, 0)

@@ -48,3 +48,33 @@ def test_a_capability_removed_from_a_cassette_fails_the_baseline_with_a_diff(tmp
     assert result.returncode == 1
     assert "expectation drift for litellm: mock-chat-a | POST /chat/completions" in result.stdout
     assert "- expected: supported" in result.stdout and "+ observed: unsupported" in result.stdout
+
+
+def test_a_spend_budget_stops_before_it_would_be_passed(tmp_path):
+    prices = tmp_path / "prices.yaml"
+    prices.write_text("currency: USD\nprices:\n  - {class: chat, model: '*', per_request: 1.0}\n  - {class: '*', model: '*', per_request: 0}\n")
+    with FakeServer() as server:
+        result = run("suites/test_chat_parameters.py", "--base-url", server.base_url, "--target-name", "fake", "--model", "ok",
+                     "--disable-recording", "--no-expectations", "--prices", str(prices), "--budget", "3.5", "--report-dir", str(tmp_path / "r"))
+    assert "Traceback" not in result.stdout
+    cells = json.loads((tmp_path / "r" / "support-matrix.json").read_text())["cells"]
+    sent = [c for c in cells if c["verdict"] != "untested"]
+    assert len(sent) == 3  # 3 x 1.0 spent; a 4th would pass 3.5
+    rest = [c for c in cells if c["verdict"] == "untested"]
+    assert rest and all(c["reason"].startswith("spend budget: this cell (up to 1 priced requests, about 1.0000 USD) would pass --budget 3.5") for c in rest)
+
+
+def test_a_budget_without_prices_is_a_usage_error(tmp_path):
+    result = run("suites/test_models.py", "--budget", "1", "--report-dir", str(tmp_path))
+    assert result.returncode == 4 and "--budget needs --prices" in result.stdout + result.stderr
+
+
+def test_the_plan_prints_route_classes_and_an_estimated_spend(tmp_path):
+    result = run("suites", "--anyint-plan", "--target", "litellm", "--prices", str(ROOT / "targets" / "prices.example.yaml"), "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "route class" in result.stdout and "estimated spend (max, USD)" in result.stdout
+    rows = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("litellm ") and len(line.split()) >= 3}
+    assert "(probe only; --expensive-examples for more)" in rows["images"]
+    assert float(rows["images"].split()[3]) == 8 * 12 * 0.04  # 8 models x 12 image tests, probe only, at 0.04
+    total = [line for line in result.stdout.splitlines() if line.startswith("total") and "." in line.split()[-1]]
+    assert total and float(total[-1].split()[-1]) > 0

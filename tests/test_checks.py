@@ -282,3 +282,33 @@ def test_image_and_audio_effects():
     assert "asked" in EFFECTS["audio_in_asked_format"]({"response_format": "wav"}, mp3)
     text = Exchange("POST", "u", {}, status=200, headers={"content-type": "application/json"}, content=b'{"text": "hi"}')
     assert "content type 'application/json'" in EFFECTS["transcript_in_asked_format"]({"response_format": "text"}, text)
+
+
+def _stream(*chunks, finish=None):
+    from anyint_conformance.transport import SSEEvent
+
+    events = []
+    for i, calls in enumerate(chunks):
+        choice = {"index": 0, "delta": {"tool_calls": calls}, "finish_reason": finish if i == len(chunks) - 1 else None}
+        events.append(SSEEvent("message", json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [choice]})))
+    events.append(SSEEvent("message", "[DONE]"))
+    return Exchange("POST", "u", {}, stream=True, status=200, headers={"content-type": "text/event-stream"}, events=events)
+
+
+def test_streamed_tool_call_deltas_must_assemble_into_a_whole_call():
+    forced = {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
+    fx = EFFECTS["streamed_tool_call"]
+    whole = _stream([{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}],
+                    [{"index": 0, "function": {"arguments": '{"city": '}}], [{"index": 0, "function": {"arguments": '"Paris"}'}}], finish="tool_calls")
+    assert fx(forced, whole) is None
+    # the name repeated in every delta assembles (as the SDK's accumulator does) into a name nobody declared
+    repeated = _stream([{"index": 0, "id": "call_1", "function": {"name": "get_weather", "arguments": '{"city":'}}],
+                       [{"index": 0, "function": {"name": "get_weather", "arguments": '"Paris"}'}}])
+    assert "tool calls ['get_weatherget_weather']" in fx(forced, repeated)
+    no_id = _stream([{"index": 0, "function": {"name": "get_weather", "arguments": "{}"}}])
+    assert "has no id" in fx(forced, no_id)
+    broken = _stream([{"index": 0, "id": "c", "function": {"name": "get_weather", "arguments": '{"city": "Par'}}], finish="stop")
+    assert "do not parse as JSON" in fx(forced, broken)
+    cut = _stream([{"index": 0, "id": "c", "function": {"name": "get_weather", "arguments": '{"city": "Par'}}], finish="length")
+    with pytest.raises(Unobservable, match="cut at max_tokens"):
+        fx(forced, cut)  # our own token cap cut it: nothing observed either way

@@ -1,0 +1,109 @@
+"""The run a user can live with: selections never lose cells, run-level problems are one line, test ids
+select cleanly, the plan says what it is per model."""
+
+import json
+import shutil
+
+import pytest
+import yaml
+
+from anyint_conformance.observed import carry_over
+from tests.helpers import ROOT, run_pytest
+
+COMMITTED = ROOT / "reports" / "support-matrix.json"
+
+
+def _cells(path):
+    return {(c["target"], c["model"], c["route"], c["parameter"]): c for c in json.loads(path.read_text())["cells"]}
+
+
+def test_a_selected_run_keeps_every_cell_it_did_not_run(tmp_path):
+    reports = tmp_path / "reports"
+    reports.mkdir()
+    shutil.copy(COMMITTED, reports / "support-matrix.json")
+    cassettes = tmp_path / "cassettes"
+    shutil.copytree(ROOT / "cassettes", cassettes)
+    # the gateway now refuses one streamed model: a selected replay observes it
+    path = cassettes / "litellm" / "test_chat_completions" / "test_chat_completions[mock-chat-b-mode_stream].yaml"
+    data = yaml.safe_load(path.read_text())
+    for interaction in data["interactions"]:
+        interaction["response"]["status"] = {"code": 404, "message": "Not Found"}
+        interaction["response"]["headers"]["content-type"] = ["application/json"]
+        interaction["response"]["body"]["string"] = json.dumps({"error": {"message": "model not found", "type": "invalid_request_error"}})
+    path.write_text(yaml.safe_dump(data))
+    result = run_pytest("suites", "-k", "mode:stream", "--report-dir", str(reports), "--cassette-dir", str(cassettes), "--no-expectations")
+    assert "Traceback" not in result.stdout
+    assert "cells this run did not observe kept from the earlier matrix" in result.stdout
+    before, after = _cells(COMMITTED), _cells(reports / "support-matrix.json")
+    assert set(after) == set(before)  # nothing lost
+    changed = {k for k in before if before[k]["verdict"] != after[k]["verdict"]}
+    assert changed == {("litellm", "mock-chat-b", "POST /chat/completions", "stream")}
+    assert after[("litellm", "mock-chat-b", "POST /chat/completions", "stream")]["verdict"] == "unsupported"
+    untouched = ("llamacpp", "gemma-3-270m", "POST /embeddings", None)
+    assert after[untouched] == before[untouched]
+
+
+def test_carry_over_semantics():
+    old = [{"target": "t", "model": "a", "route": "r", "parameter": None, "verdict": "supported"},
+           {"target": "t", "model": "b", "route": "r", "parameter": None, "verdict": "broken"},
+           {"target": "u", "model": "a", "route": "r", "parameter": None, "verdict": "supported"}]
+    run = [{"target": "t", "model": "a", "route": "r", "parameter": None, "verdict": "untested"},  # could not observe: keep the old one
+           {"target": "t", "model": "c", "route": "r", "parameter": None, "verdict": "supported"}]
+    selected = carry_over(old, run, complete_targets=set())
+    assert sorted((c["model"], c["target"], c["verdict"]) for c in selected) == [("a", "t", "supported"), ("a", "u", "supported"), ("b", "t", "broken"), ("c", "t", "supported")]
+    complete = carry_over(old, run, complete_targets={"t"})  # a complete run of t: b is gone from t
+    assert sorted((c["model"], c["target"]) for c in complete) == [("a", "t"), ("a", "u"), ("c", "t")]
+
+
+def test_an_unknown_model_is_one_line_naming_the_known_ones(tmp_path):
+    result = run_pytest("suites", "--model", "typo", "--report-dir", str(tmp_path))
+    out = result.stdout + result.stderr
+    assert result.returncode == 4
+    errors = [line for line in out.splitlines() if line.startswith("ERROR")]
+    assert len(errors) == 1 and "unknown --model typo" in errors[0] and "gemma-3-270m" in errors[0] and "mock-chat-a" in errors[0]
+    assert "re-record" not in out and not any(tmp_path.iterdir())
+
+
+def test_a_model_applies_to_the_targets_that_have_it(tmp_path):
+    result = run_pytest("suites/test_chat_completions.py", "--model", "mock-chat-a", "--model", "llamacpp:gemma-3-270m", "--report-dir", str(tmp_path))
+    assert result.returncode in (0, 1), result.stdout[-2000:]
+    models = {(c["target"], c["model"]) for c in json.loads((tmp_path / "support-matrix.json").read_text())["cells"]}
+    assert models == {("litellm", "mock-chat-a"), ("llamacpp", "gemma-3-270m")}
+
+
+def test_a_live_run_without_its_key_is_one_line(tmp_path):
+    result = run_pytest("suites", "--target", "anyint", "--disable-recording", "--report-dir", str(tmp_path))
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR")]
+    assert result.returncode == 4 and len(lines) == 1
+    assert "ANYINT_API_KEY is not set: export ANYINT_API_KEY=" in lines[0]
+
+
+def test_a_replay_of_a_target_without_recordings_is_one_line(tmp_path):
+    result = run_pytest("suites", "--target", "anyint", "--report-dir", str(tmp_path))
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR")]
+    assert result.returncode == 4 and len(lines) == 1
+    assert "no recordings of target anyint under cassettes/anyint" in lines[0] and "--record-mode=once" in lines[0]
+
+
+@pytest.mark.parametrize("expression, wanted, unwanted", [
+    ("mode:stream", "[litellm:mock-chat-a-mode:stream]", "mode:json"),
+    ("mode:json", "[litellm:dead-upstream-mode:json]", "mode:stream"),
+])
+def test_test_ids_select_cleanly(expression, wanted, unwanted):
+    result = run_pytest("suites/test_chat_completions.py", "--collect-only", "-k", expression)
+    ids = [line for line in result.stdout.splitlines() if "test_chat_completions[" in line]
+    assert any(wanted in line for line in ids) and not any(unwanted in line for line in ids)
+
+
+def test_the_plan_is_per_model_and_says_how_many_models(tmp_path):
+    result = run_pytest("suites", "--anyint-plan", "--target", "anyint", "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-2000:]
+    assert "anyint: models unknown until a live run asks GET /models; the (each model) row repeats for every model it lists" in result.stdout
+    assert "(each model)" in result.stdout
+    recorded = run_pytest("suites", "--anyint-plan", "--target", "litellm", "--report-dir", str(tmp_path))
+    assert "litellm: 8 recorded model(s); one row per model" in recorded.stdout
+
+
+def test_the_summary_line_starts_a_line_of_its_own(tmp_path):
+    result = run_pytest("suites/test_models.py", "--report-dir", str(tmp_path))
+    assert any(line.startswith("anyint-conformance: ") for line in result.stdout.splitlines())
