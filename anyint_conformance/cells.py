@@ -8,50 +8,15 @@ the operation (`Expect.for_request`): the request picks it (stream, encoding_for
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
 import httpx
 
 from anyint_conformance import generate
 from anyint_conformance.checks import EFFECTS, Assessment, Expect, Unobservable, assess, assess_rejection, credential_reflected
-from anyint_conformance.transport import NO_RETRY, Exchange, RetryPolicy, send
-from anyint_conformance.verdicts import Finding, Provenance, Severity, Verdict, worst
-
-
-@dataclass
-class Cell:
-    target: str
-    model: str | None
-    route: str  # "POST /chat/completions"
-    parameter: str | None  # e.g. "stream": the variant this cell varies, None for the route itself
-    verdict: str
-    reason: str
-    status: int | None = None
-    violation: dict | None = None  # first finding that decided the verdict, with its JSON path and provenance
-    warnings: list[dict] = field(default_factory=list)  # what decides nothing (upstream rules outside --strict)
-    notes: list[dict] = field(default_factory=list)
-    request: dict | None = None  # the deciding request (secrets are scrubbed when reports are written)
-    exchanges: int = 0  # requests sent for this cell
-    examples: int = 0  # page and generated examples among them
-    test: str | None = None  # pytest node id
-    cassette: str | None = None  # where the evidence sits, when recorded or replayed
-    interaction: int | None = None  # index of the deciding request in that cassette
-    kind: str = "route"  # route | parameter | negative | auth | lifecycle
-    security: bool = False  # answered without valid credentials, or carried the caller's key back
-    family: str | None = None  # the route family (families.FAMILIES) of the summary
-    observed_at: str | None = None  # when it was observed (the recording's time on replay)
-    strict: bool = False  # judged with upstream rules deciding too
-
-    @property
-    def key(self) -> tuple:
-        return (self.target, self.model or "", self.route, self.parameter or "")
-
-    def to_dict(self) -> dict:
-        out = asdict(self)
-        if not out["strict"]:
-            del out["strict"]  # the default rule set: present only when strict, so default matrices stay as they were
-        return out
+from anyint_conformance.transport import Exchange, send
+from anyint_conformance.verdicts import Cell, Finding, Provenance, Severity, Verdict, worst
 
 
 @dataclass(frozen=True)
@@ -61,8 +26,9 @@ class Judging:
     strict: bool = False
     secrets: tuple[str, ...] = ()
     timeout: float = 60.0
-    retry: RetryPolicy = NO_RETRY
     token_cap: int = 16
+    # asked before a cell sends anything: why it must not (a budget is spent), or None
+    before_cell: Callable[[str, str | None, int], "str | None"] | None = None
 
 
 @dataclass(frozen=True)
@@ -126,9 +92,12 @@ def run_cell(
 ) -> Cell:
     spec = spec.capped(judging.token_cap)
     probe_body, later = spec.bodies(model, examples, seed, judging.token_cap)
+    spent = judging.before_cell(spec.route, model, 1 + len(later)) if judging.before_cell else None
+    if spent:
+        return Cell(target=target, model=model, route=spec.route, parameter=spec.parameter, verdict=Verdict.UNTESTED.value, reason=spent, kind=spec.kind)
 
     def exchange(body: dict) -> tuple[Exchange, Assessment]:
-        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=judging.timeout, retry=judging.retry, files=spec.files)
+        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=judging.timeout, files=spec.files)
         if on_exchange:
             on_exchange(ex)
         return ex, judge(ex, Expect.for_request(spec.operation, body), judging)
@@ -217,7 +186,11 @@ def run_rejection_cell(
     judging: Judging = Judging(),
 ) -> Cell:
     body = generate.cap_tokens(case.body, judging.token_cap)
-    ex = send(client, method, url, body, content=case.content, headers=case.headers, timeout=judging.timeout, retry=judging.retry)
+    parameter = f"{'auth' if case.auth else 'negative'}: {case.name}"
+    spent = judging.before_cell(route, model, 1) if judging.before_cell else None
+    if spent:
+        return Cell(target=target, model=model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=spent, kind="auth" if case.auth else "negative")
+    ex = send(client, method, url, body, content=case.content, headers=case.headers, timeout=judging.timeout)
     result = assess_rejection(ex, Expect(), case.rule, case.statuses, auth=case.auth, strict=judging.strict)
     leaked = credential_reflected(ex, judging.secrets)
     request = {"method": method, "url": url, "body": ex.body}
@@ -227,7 +200,7 @@ def run_rejection_cell(
         target=target,
         model=model,
         route=route,
-        parameter=f"{'auth' if case.auth else 'negative'}: {case.name}",
+        parameter=parameter,
         verdict=result.verdict.value,
         reason=result.reason,
         status=ex.status,

@@ -18,10 +18,10 @@ from pathlib import Path
 
 from anyint_conformance import matrix, report
 from anyint_conformance.families import FAMILIES, TARGET_WIDE
+from anyint_conformance.paths import REPORTS_DIR, SUITES_DIR
 from anyint_conformance.targets import TargetError, load_profiles
 
-ROOT = Path(__file__).resolve().parent.parent
-SUITES = ROOT / "suites"
+SUITES = SUITES_DIR
 PROGRESS_ENV = "ANYINT_CONFORMANCE_PROGRESS_FD"
 
 
@@ -202,7 +202,7 @@ def cmd_matrix(args, extra) -> int:
     if problem:
         print(f"anyint-conformance matrix: {problem}", file=sys.stderr)
         return 2
-    report_file = Path(args.report_dir or ROOT / "reports") / "support-matrix.json"
+    report_file = Path(args.report_dir or REPORTS_DIR) / "support-matrix.json"
     before = report_file.stat().st_mtime_ns if report_file.exists() else None
     colour = ["--color=yes"] if sys.stdout.isatty() else []  # pytest writes to a file here, keep its colours
     code = _pytest_with_progress([sys.executable, "-m", "pytest", str(SUITES), "-q", *colour, "-p", "anyint_conformance.cli", *_forwarded(args), *extra])

@@ -15,10 +15,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-SUITES_DIR = ROOT / "suites"
-CASSETTES_DIR = ROOT / "cassettes"
-REPORTS_DIR = ROOT / "reports"
 
 
 @dataclass(frozen=True)
@@ -42,10 +38,12 @@ class RunConfig:
     budget: float = 0.0
     expensive_examples: bool = False
     rps: float = 0.0
+    concurrency: int = 1
     retries: int = 2
     strict: bool = False
     plan: bool = False
     expectations: bool = True
+    declarations: str | None = None
     started_at: str = field(default_factory=lambda: dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     @property
@@ -81,10 +79,12 @@ class RunConfig:
             budget=option("--budget"),
             expensive_examples=bool(option("--expensive-examples")),
             rps=option("--rps"),
+            concurrency=option("--concurrency"),
             retries=option("--retries"),
             strict=bool(option("--strict-upstream")),
             plan=bool(option("--anyint-plan")),
             expectations=not option("--no-expectations"),
+            declarations=option("--declarations"),
         )
 
     def models_for(self, target: str, known: list[str] | None, targets: set[str]) -> list[str] | None:

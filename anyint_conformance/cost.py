@@ -40,6 +40,8 @@ CLASSES = {
     "/models": "models",
 }
 EXPENSIVE = ("images", "speech", "video")
+# classes whose POST makes a model work (what a price applies to); creating a file or a thread costs nothing
+WORKING = ("chat", "embeddings", "moderations", "images", "speech", "transcription", "video")
 PROMPT_TOKENS = 50
 
 
@@ -82,12 +84,17 @@ class Prices:
     def per_request(self, klass: str, model: str | None, max_tokens: int | None) -> float:
         """The estimated price of one request of this class to this model (0 when no row matches)."""
         for row in self.rows:
-            if fnmatch(klass, str(row.get("class", "*"))) and fnmatch(model or "", str(row.get("model", "*"))):
+            if fnmatch(klass, str(row.get("class", "*"))) and fnmatch(str(model or ""), str(row.get("model", "*"))):
                 price = float(row.get("per_request", 0))
                 if "per_1k_tokens" in row:
                     price += float(row["per_1k_tokens"]) * ((max_tokens or 0) + PROMPT_TOKENS) / 1000
                 return price
         return 0.0
+
+
+def paid(method: str, path: str) -> bool:
+    """Does this request make a model work (and so cost)? A batch and a run do too."""
+    return method == "POST" and (route_class(path) in WORKING or path.rstrip("/").endswith(("/batches", "/runs")))
 
 
 def request_price(prices: Prices | None, path: str, body: Any, token_cap: int) -> float:

@@ -59,9 +59,8 @@ from typing import Any
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TABLES_DIR = ROOT / "schemas" / "tables"
-SCHEMAS_DIR = ROOT / "schemas"
+from anyint_conformance.paths import ROOT, SCHEMAS_DIR, TABLES_DIR
+
 # Never resolvable: schemas are loaded from disk into a registry, never fetched.
 ID_BASE = "https://schemas.anyint-conformance.invalid/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-EXPECTATIONS_DIR = ROOT / "suites" / "expectations"
+from anyint_conformance.paths import EXPECTATIONS_DIR, ROOT
 
 
 def cell_label(model: str | None, route: str, parameter: str | None) -> str:

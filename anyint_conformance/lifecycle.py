@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 import httpx
 
-from anyint_conformance.cells import Cell, Judging, with_effect, judge
+from anyint_conformance.cells import Judging, judge, with_effect
 from anyint_conformance.checks import Expect, assess_rejection, credential_reflected
 from anyint_conformance.generate import cap_tokens
 from anyint_conformance.transport import send
-from anyint_conformance.verdicts import Finding, Provenance, Severity, Verdict
+from anyint_conformance.verdicts import Cell, Finding, Provenance, Severity, Verdict
 
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete", "requires_action"}
 GONE_RULE = Finding("gone", Severity.NONCONFORMING, "a deleted resource is gone", provenance=Provenance.UPSTREAM,
@@ -68,6 +68,10 @@ class Lifecycle:
             return None
         url = self.base_url + operation["path"].format(**(path_args or {}))
         body = cap_tokens(body, self.settings.judging.token_cap)
+        spent = self._spent(route, body)
+        if spent:
+            self._cell(route, label, Verdict.UNTESTED, spent, None, None)
+            return None
         ex = self._send(operation["method"], url, body, files)
         if operation["method"] == "DELETE":
             self._deleted.add(url)
@@ -105,18 +109,24 @@ class Lifecycle:
             return None
         url = self.base_url + operation["path"].format(**path_args)
         attempts = poll_attempts(self.settings.poll_timeout, self.settings.poll_interval)
-        seen = []
+        seen, worst = [], None  # worst: the first non-conforming answer, which decides a completed poll
         for attempt in range(attempts):
             ex = self._send("GET", url, None, None)
             result = judge(ex, expect or Expect.for_request(operation, None), self.settings.judging)
-            if result.verdict is not Verdict.SUPPORTED:
+            if result.verdict not in (Verdict.SUPPORTED, Verdict.NONCONFORMING):
                 self._cell(route, label, result.verdict, f"poll {attempt + 1}: {result.reason}", ex, result)
                 return None
+            if result.verdict is Verdict.NONCONFORMING and worst is None:
+                worst = (ex, result, attempt + 1)  # judged, and followed on: its status still says when the job ends
             status = ex.parsed.get(field) if isinstance(ex.parsed, dict) else None
             seen.append(str(status))
             if status in TERMINAL:
                 if status == "completed":
-                    self._cell(route, label, Verdict.SUPPORTED, f"reached completed after {attempt + 1} poll(s): {' -> '.join(dict.fromkeys(seen))}", ex, result)
+                    if worst is not None:
+                        bad_ex, bad, at = worst
+                        self._cell(route, label, Verdict.NONCONFORMING, f"poll {at}: {bad.reason} (reached completed after {attempt + 1} poll(s))", bad_ex, bad)
+                    else:
+                        self._cell(route, label, Verdict.SUPPORTED, f"reached completed after {attempt + 1} poll(s): {' -> '.join(dict.fromkeys(seen))}", ex, result)
                 else:
                     detail = ex.parsed.get("last_error") or ex.parsed.get("error") or ex.parsed.get("errors") or ""
                     reason = f"ended {status} after {attempt + 1} poll(s) {detail}".strip()
@@ -140,9 +150,14 @@ class Lifecycle:
                 self.step(label, operation, path_args)
         self._cleanups.clear()
 
+    def _spent(self, route: str, body: Any) -> str | None:
+        """Why this step must not be sent (a budget is spent), asked before every step."""
+        ask = self.settings.judging.before_cell
+        return ask(route, body.get("model") if isinstance(body, dict) else self.model, 1) if ask else None
+
     def _send(self, method: str, url: str, body: Any, files: dict | None):
         judging = self.settings.judging
-        return send(self.client, method, url, body, files=files, timeout=judging.timeout, retry=judging.retry)
+        return send(self.client, method, url, body, files=files, timeout=judging.timeout)
 
     def _cell(self, route: str, label: str, verdict: Verdict, reason: str, ex, result) -> None:
         violation = result.first_violation if result else None

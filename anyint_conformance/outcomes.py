@@ -1,6 +1,7 @@
-"""The outcome policy: a cell's verdict (and the baseline's expectation) -> the pytest outcome.
+"""The outcome policy: a cell's verdict (and the baseline's expectation) -> the test's outcome.
 
-"Why did this cell fail instead of skip?" is answered here and nowhere else. Pure: no pytest import.
+"Why did this cell fail instead of skip?" is answered here and nowhere else. Pure: no pytest import
+(the plugin raises what this module decides).
 
   verdict          no expectation            expected as observed
   supported        pass                      pass
@@ -19,7 +20,7 @@ a security finding fails unless the baseline knows it.
 
 from __future__ import annotations
 
-from anyint_conformance.verdicts import Verdict
+from anyint_conformance.verdicts import Cell, Verdict
 
 PASS, SKIP, XFAIL, FAIL, WARN = "pass", "skip", "xfail", "fail", "warn"  # warn: a pass with a warning
 FAILING = (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.ACCEPTED)
@@ -53,3 +54,42 @@ def worst_outcome(outcomes: list[str]) -> str:
     if outcomes and all(o == SKIP for o in outcomes):
         return SKIP
     return WARN if WARN in outcomes else PASS
+
+
+def describe(cell: Cell) -> str:
+    """A cell in a few lines: what, verdict and why, the rule and where it comes from, the request, the evidence."""
+    text = f"{cell.route} [{cell.parameter or 'route'}] on {cell.target}/{cell.model or '(target)'}: {cell.verdict}: {cell.reason}"
+    violation = cell.violation or {}
+    if violation.get("provenance"):
+        text += f"\nrule ({violation['provenance']}): {violation.get('rule') or violation.get('check')}"
+    if cell.request:
+        text += f"\nrequest: {str(cell.request['body'])[:500]}"
+    if cell.cassette:
+        text += f"\nevidence: {cell.cassette}" + (f" #{cell.interaction}" if cell.interaction is not None else "")
+    return text
+
+
+def judge(cell: Cell, expected: str | None) -> tuple[str, str]:
+    """One cell's pytest outcome and its message (the expectation's diff when it drifted)."""
+    result, why = outcome(cell.verdict, expected, cell.security)
+    text = describe(cell)
+    if why == "expectation drift":
+        label = f"{cell.model or '*'} | {cell.route}" + (f" [{cell.parameter}]" if cell.parameter else "")
+        text = (f"expectation drift for {cell.target}: {label}\n  - expected: {expected}\n  + observed: {cell.verdict}\n{text}\n"
+                f"(if the change is right, update suites/expectations/{cell.target}.yaml)")
+    elif result == XFAIL:
+        text = f"known deviation (suites/expectations/{cell.target}.yaml): {text}"
+    elif why == "security finding":
+        text = "SECURITY FINDING: " + text
+    return result, text
+
+
+def for_test(cells: list[Cell], expected, failure: str | None = None) -> tuple[str, str]:
+    """A test's outcome from all its cells (a lifecycle has several): a failure that stopped the test
+    (a recording problem) fails it; otherwise the worst cell outcome, with the messages of that outcome."""
+    if failure:
+        return FAIL, failure
+    judged = [judge(cell, expected(cell)) for cell in cells]
+    worst = worst_outcome([o for o, _ in judged])
+    shown = [text for o, text in judged if o == worst] if worst not in (PASS, WARN) else [text for _, text in judged]
+    return worst, "\n".join(shown)

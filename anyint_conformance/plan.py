@@ -1,93 +1,122 @@
 """--anyint-plan: what a live run would send, per target and model and per cost class, before a cent is spent.
 
-Bounds per test: a route cell sends 1 probe, and behind a supported probe the page's own examples and
---examples drawn ones (the expensive classes: the probe only, unless --expensive-examples); parameter,
-negative, auth and SDK cells send 1 (negative cells add one route probe per route and model);
-lifecycles declare theirs. With --prices, each class gets an estimated spend. Nothing is sent.
+The plan is two dry runs of the selected tests against imaginary targets that answer at once, without a
+network: one that supports everything (the most a run can send: every probe supported, every example
+sent, every lifecycle step taken, every poll until --poll-timeout) and one that refuses everything (the
+least). The bounds therefore come from the suites' own code, lifecycles included, and every body a run
+would send is seen, so the plan can say what the largest max_tokens in any of them is (batch files and
+the SDK example included). With --prices, each class gets an estimated spend.
 """
 
 from __future__ import annotations
 
-from functools import lru_cache
+import json
+import re
+from collections import Counter, defaultdict
+from dataclasses import replace
 
-from anyint_conformance import generate
-from anyint_conformance.cost import EXPENSIVE, route_class
-from anyint_conformance.schemas import operation
+import httpx
 
-EACH_MODEL = "(each model)"  # the row of a target whose models are not known without asking it
-# a suite's route marker -> its cost class (audio and negative cells name their path instead)
-MARKER_CLASS = {"chat": "chat", "embeddings": "embeddings", "images": "images", "moderations": "moderations", "files": "files/batches",
-                "batches": "files/batches", "assistants": "assistants/threads", "threads": "assistants/threads", "videos": "video",
-                "models": "models", "audio": "speech", "auth": "chat"}
+from anyint_conformance.cost import EXPENSIVE, paid, route_class
+from anyint_conformance.engine import EACH_MODEL, Engine
+from anyint_conformance.lifecycle import poll_attempts
 
 
-@lru_cache(maxsize=None)
-def page_examples(method: str, path: str, cap: int) -> int:
-    """How many of the page's explicit examples a route cell can send (an upper bound: one equal to the probe is not sent)."""
-    from anyint_conformance.suite import overlay
+class ImaginaryTarget(httpx.BaseTransport):
+    """Answers every request at once: all supported (ids, a forced tool call, polls that finish at the last
+    allowed poll) or all refused (404). Remembers every request it was sent."""
 
-    op = operation(path, method)
+    def __init__(self, supports: bool, polls: int):
+        self.supports, self.polls = supports, polls
+        self.sent: list[tuple[str, str, bytes, str]] = []  # method, path, body, content type
+        self._gets: Counter = Counter()
+        self._ids = 0
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        content = request.read()
+        self.sent.append((request.method, request.url.path, content, request.headers.get("content-type", "")))
+        if not self.supports:
+            return httpx.Response(404, json={"error": {"message": "imaginary: refused", "type": "not_found"}}, request=request)
+        self._ids += 1
+        status = "in_progress"
+        if request.method == "GET":
+            self._gets[str(request.url)] += 1
+            status = "completed" if self._gets[str(request.url)] >= self.polls else "in_progress"
+        call = {"id": f"call_plan_{self._ids}", "type": "function", "function": {"name": "get_weather", "arguments": "{}"}}
+        body = {"id": f"plan-{self._ids}", "object": "plan", "status": status, "output_file_id": "plan-output", "data": [],
+                "choices": [{"index": 0, "message": {"role": "assistant", "content": None, "tool_calls": [call]}, "finish_reason": "tool_calls"}]}
+        if b'"stream": true' in content or b'"stream":true' in content:
+            chunk = {"id": "plan", "object": "chat.completion.chunk", "created": 0, "model": "plan", "choices": [{"index": 0, "delta": {"content": "hi"}}]}
+            return httpx.Response(200, headers={"content-type": "text/event-stream"}, content=f"data: {json.dumps(chunk)}\n\ndata: [DONE]\n\n".encode(), request=request)
+        return httpx.Response(200, json=body, request=request)
+
+
+def max_tokens_sent(sent: list[tuple[str, str, bytes, str]]) -> tuple[int | None, int]:
+    """The largest integer max_tokens in any body (JSON bodies, and JSONL lines inside uploads), and how many bodies carried one."""
+    found = []
+    for _, _, content, content_type in sent:
+        texts = [content] if "json" in content_type else (re.findall(rb"\{.*\}", content) if "multipart" in content_type else [])
+        for text in texts:
+            try:
+                value = json.loads(text)
+            except ValueError:
+                continue
+            for body in (value, value.get("body") if isinstance(value, dict) else None):  # a batch line carries its request under "body"
+                if isinstance(body, dict) and isinstance(body.get("max_tokens"), int):
+                    found.append(body["max_tokens"])
+    return (max(found) if found else None), len(found)
+
+
+def dry_run(engine: Engine, items: list, supports: bool) -> tuple[dict, ImaginaryTarget]:
+    """Run every item against an imaginary target: {nodeid: the requests it sent (method, path, model)}."""
+    polls = poll_attempts(engine.cfg.poll_timeout, 1.0)
+    server = ImaginaryTarget(supports, polls)
+    cfg = replace(engine.cfg, mode="live", max_requests=0, budget=0.0, concurrency=1)
+    dry = Engine(cfg, answering=lambda target: server)
+    dry.discovered = engine.discovered
+    sent = {}
+    for item in items:
+        before = len(server.sent)
+        dry.run_item(item)
+        sent[item.nodeid] = [(m, p, _model(b, ct)) for m, p, b, ct in server.sent[before:]]
+    dry.close()
+    return sent, server
+
+
+def _model(content: bytes, content_type: str) -> str | None:
+    if "json" not in content_type:
+        return None
     try:
-        ov = overlay(op["request"])
-    except FileNotFoundError:
-        ov = None
-    return len(generate.explicit_bodies(op, generate.without_capabilities(op, ov, {}), {}, {"model": generate.MODEL_PLACEHOLDER}, cap))
+        body = json.loads(content)
+    except ValueError:
+        return None
+    return body.get("model") if isinstance(body, dict) else None
 
 
-def item_class(item) -> str:
-    """The cost class of one test: the path it names, else its route marker."""
-    params = getattr(item, "callspec", None) and item.callspec.params or {}
-    path = params.get("path")
-    if isinstance(path, str):
-        return route_class(path)
-    marker = item.get_closest_marker("route")
-    return MARKER_CLASS.get(marker.args[0] if marker else "", "other")
-
-
-def bounds(item, cfg) -> tuple[int, int, int]:
-    """(fewest, most) requests one test can send, and how many of the most are priced (a lifecycle's
-    creations: its polls, lists and deletes cost nothing)."""
-    generating = item.get_closest_marker("generates")
-    low, high = 1, 1
-    if generating is not None:
-        routes = [r for r in generating.args if cfg.expensive_examples or route_class(r.split(" ", 1)[1]) not in EXPENSIVE]
-        if routes or not generating.args:
-            high = 1 + sum(page_examples(*r.split(" ", 1), cfg.token_cap) for r in routes) + cfg.examples
-    declared = item.get_closest_marker("requests")  # lifecycles declare their bounds
-    if declared:
-        polls = int(cfg.poll_timeout) + 1  # one poll a second
-        low, high = declared.args[0], declared.args[1] + (polls if declared.kwargs.get("polls") else 0)
-        return low, high, declared.kwargs.get("paid", high)
-    return low, high, high
-
-
-def print_plan(session, state) -> None:
-    cfg = state.cfg
-    prices = state.spend.prices
-    rows: dict[tuple[str, str], list[int]] = {}
-    classes: dict[tuple[str, str], list[float]] = {}
-    for item in session.items:
-        subject = getattr(item, "callspec", None) and item.callspec.params.get("conformance")
-        if subject is None:
-            continue
-        low, high, paid = bounds(item, cfg)
-        per_target = item.get_closest_marker("per_target") is not None
-        key = (subject.target.name, "(target-wide)" if per_target else (subject.model or EACH_MODEL))
-        tests, lo, hi = rows.get(key, [0, 0, 0])
-        rows[key] = [tests + 1, lo + low, hi + high]
-        klass = item_class(item)
-        price = prices.per_request(klass, subject.model, cfg.token_cap) if prices else 0.0
-        c = classes.setdefault((subject.target.name, klass), [0, 0, 0.0])
-        c[0], c[1], c[2] = c[0] + low, c[1] + high, c[2] + paid * price
-    tw = session.config.pluginmanager.get_plugin("terminalreporter")
+def print_plan(session, engine: Engine, items: list) -> None:
+    cfg, prices = engine.cfg, engine.prices
+    most, server = dry_run(engine, items, supports=True)
+    least, _ = dry_run(engine, items, supports=False)
+    rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
+    classes: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
+    for item in items:
+        row = rows[(item.subject.target.name, "(target-wide)" if item.per_target else (item.subject.model or EACH_MODEL))]
+        row[0] += 1
+        row[1] += len(least[item.nodeid])
+        row[2] += len(most[item.nodeid])
+        for bound, requests in ((0, least[item.nodeid]), (1, most[item.nodeid])):
+            for method, path, model in requests:
+                klass = route_class(path)
+                classes[(item.subject.target.name, klass)][bound] += 1
+                if bound == 1 and prices is not None and paid(method, path):
+                    classes[(item.subject.target.name, klass)][2] += prices.per_request(klass, model or item.subject.model, cfg.token_cap)
     lines = []
-    for target in state.targets:
-        found = state.discovered.get(target.name)
+    for target in engine.targets:
+        found = engine.discovered.get(target.name)
         if found is None or found.placeholder:
             lines.append(f"{target.name}: models unknown until a live run asks GET /models; the {EACH_MODEL} row repeats for every model it lists")
         else:
-            source = "recorded" if not state.live else "discovered"
-            lines.append(f"{target.name}: {len(found.models)} {source} model(s); one row per model")
+            lines.append(f"{target.name}: {len(found.models)} {'recorded' if not engine.live else 'discovered'} model(s); one row per model")
     lines.append(f"{'target':10} {'model':28} {'tests':>6} {'requests (min-max)':>20}")
     total = [0, 0, 0]
     for (target, model), (tests, lo, hi) in sorted(rows.items()):
@@ -95,20 +124,22 @@ def print_plan(session, state) -> None:
         total = [total[0] + tests, total[1] + lo, total[2] + hi]
     lines.append(f"{'total':39} {total[0]:>6} {f'{total[1]}-{total[2]}':>20}")
     lines.append("")
-    spend_head = f"{'estimated spend (max, ' + prices.currency + ')':>28}" if prices else ""
-    lines.append(f"{'target':10} {'route class':20} {'requests (min-max)':>20} {spend_head}".rstrip())
-    spend_total = 0.0
-    for (target, klass), (lo, hi, spend) in sorted(classes.items()):
+    money = f"{'estimated spend (max, ' + prices.currency + ')':>28}" if prices else ""
+    lines.append(f"{'target':10} {'route class':20} {'requests (min-max)':>20} {money}".rstrip())
+    spend = 0.0
+    for (target, klass), (lo, hi, amount) in sorted(classes.items()):
         note = " (probe only; --expensive-examples for more)" if klass in EXPENSIVE and not cfg.expensive_examples else ""
-        money = f" {spend:>28.4f}" if prices else ""
-        lines.append(f"{target:10} {klass:20} {f'{lo}-{hi}':>20}{money}{note}")
-        spend_total += spend
+        lines.append(f"{target:10} {klass:20} {f'{int(lo)}-{int(hi)}':>20}" + (f" {amount:>28.4f}" if prices else "") + note)
+        spend += amount
     if prices:
-        lines.append(f"{'total':52}{spend_total:>29.4f}" + (f"  (--budget {cfg.budget:g}: cells that could pass it are not sent)" if cfg.budget else ""))
+        lines.append(f"{'total':52}{spend:>29.4f}" + (f"  (--budget {cfg.budget:g}: cells that could pass it are not sent)" if cfg.budget else ""))
     else:
         lines.append("no price table: pass --prices FILE (see README, Cost) for an estimated spend")
-    lines.append(f"max_tokens <= {cfg.token_cap} in every body; min = every probe refused, max = every probe supported "
-                 f"(the page's examples and {cfg.examples} drawn examples per route cell, polls up to --poll-timeout); "
-                 f"negative cells add one route probe per route and model")
+    largest, bodies = max_tokens_sent(server.sent)
+    lines.append(f"max_tokens <= {cfg.token_cap} in every body (measured on the dry run: largest {largest} in {bodies} bodies that carry it, "
+                 f"batch files and the SDK example included); min = every probe refused, max = every probe supported, every example, "
+                 f"every lifecycle step, polls up to --poll-timeout")
+    tw = session.config.pluginmanager.get_plugin("terminalreporter")
     for line in lines:
         (tw.write_line if tw else print)(line)
+

@@ -11,10 +11,8 @@ from functools import lru_cache
 import yaml
 
 from anyint_conformance.cells import CellSpec
-from anyint_conformance.config import SUITES_DIR
+from anyint_conformance.paths import OVERLAYS_DIR
 from anyint_conformance.schemas import operation
-
-OVERLAYS_DIR = SUITES_DIR / "overlays"
 
 __all__ = ["operation", "overlay", "parameter_cell", "route_cell"]
 

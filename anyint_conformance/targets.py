@@ -9,8 +9,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-ROOT = Path(__file__).resolve().parent.parent
-TARGETS_FILE = ROOT / "targets.yaml"
+from anyint_conformance.paths import TARGETS_FILE
 DEFAULT_TARGET = "anyint"
 
 

@@ -3,16 +3,24 @@
 Nothing here raises for what a server does: timeouts, refused connections, cut streams, undecodable
 bodies all land in `Exchange.error` so the checks can classify them. Bounds everywhere: a per-request
 timeout, a body size cap, an event cap, so a misbehaving server can neither hang nor flood a run.
+
+The run's transport policies are httpx transports stacked around the one that answers (a real
+connection, or a cassette), each testable alone:
+    RetryTransport(MeteredTransport(PacedTransport(answering)))
+  retry   429 answers retried within a bound, honouring Retry-After (every attempt is a request sent)
+  meter   counts every request sent and its estimated price (the budgets read it)
+  pace    --rps: a pyrate-limiter rate per target, shared by the threads of a run
 """
 
 from __future__ import annotations
 
 import functools
 import json
+import threading
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any
+from typing import Any, Callable
 
 import httpx
 from httpx_sse import EventSource, SSEError
@@ -25,11 +33,11 @@ MAX_RETRY_AFTER = 30.0  # seconds; a longer Retry-After is not waited for, the c
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_EVENTS = 5000
 DONE = "[DONE]"
-# A failure that never produced an answer (reset, timeout, cut) cannot be recorded by VCR.py. A client
-# may carry a hook under this attribute (the recorder sets one) that writes it into the cassette as an
-# answer carrying this header, which replay turns back into the same error.
-FAILURE_HOOK = "anyint_record_failure"
+# A failure that never produced an answer (reset, timeout, cut) is recorded as an answer carrying this
+# header (recording.py); replay turns it back into the same error.
 TRANSPORT_ERROR = "x-anyint-conformance-transport-error"
+ATTEMPTS = "anyint.attempts"  # response extension: how many requests a retried answer took
+INTERACTION = "anyint.interaction"  # request extension: the cassette interaction that answered it
 _NOT_JSON = object()
 
 
@@ -101,27 +109,93 @@ def is_json_value(value: Any) -> bool:
     return value is not _NOT_JSON
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryTransport(httpx.BaseTransport):
     """Bounded retries of 429 answers, honouring Retry-After. `sleep` is injected: replay passes a no-op."""
 
-    retries: int = 2
-    default_wait: float = 1.0
-    sleep: Any = time.sleep
+    def __init__(self, inner: httpx.BaseTransport, retries: int = 2, sleep: Callable[[float], None] = time.sleep, default_wait: float = 1.0):
+        self.inner, self.retries, self.sleep, self.default_wait = inner, retries, sleep, default_wait
 
-    def wait_for(self, exchange: "Exchange") -> float | None:
+    def wait_for(self, response: httpx.Response) -> float | None:
         """Seconds to wait before retrying, or None when the answer must stand."""
-        if exchange.status not in RETRY_STATUSES:
+        if response.status_code not in RETRY_STATUSES:
             return None
-        raw = exchange.headers.get("retry-after", "")
+        raw = response.headers.get("retry-after", "")
         try:
             wait = float(raw) if raw else self.default_wait
         except ValueError:
             wait = self.default_wait  # an HTTP-date or garbage: fall back to the default
         return wait if 0 <= wait <= MAX_RETRY_AFTER else None
 
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        attempt = 0
+        while True:
+            attempt += 1
+            response = self.inner.handle_request(request)
+            wait = self.wait_for(response)
+            if wait is None or attempt > self.retries:
+                response.extensions = {**response.extensions, ATTEMPTS: attempt}
+                return response
+            response.read()
+            response.close()
+            self.sleep(wait)
 
-NO_RETRY = RetryPolicy(retries=0)
+    def close(self) -> None:
+        self.inner.close()
+
+
+class Meter:
+    """Requests sent and their estimated price, shared by every client of a run (thread-safe)."""
+
+    def __init__(self, price: Callable[[httpx.Request], float] | None = None):
+        self.requests, self.spent, self.price = 0, 0.0, price
+        self._lock = threading.Lock()
+
+    def count(self, request: httpx.Request) -> None:
+        amount = self.price(request) if self.price else 0.0
+        with self._lock:
+            self.requests += 1
+            self.spent += amount
+
+
+class MeteredTransport(httpx.BaseTransport):
+    def __init__(self, inner: httpx.BaseTransport, meter: Meter):
+        self.inner, self.meter = inner, meter
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.meter.count(request)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class PacedTransport(httpx.BaseTransport):
+    """At most `rps` requests per second through one limiter (pyrate-limiter), blocking until a slot is free."""
+
+    def __init__(self, inner: httpx.BaseTransport, limiter, name: str):
+        self.inner, self.limiter, self.name = inner, limiter, name
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        self.limiter.try_acquire(self.name, blocking=True)
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def rate_limiter(rps: float):
+    """A pyrate-limiter Limiter for `rps` requests per second (fractions allowed: 0.5 = one per 2 s)."""
+    from pyrate_limiter import Duration, Limiter, Rate
+
+    if rps >= 1:
+        return Limiter(Rate(int(rps), Duration.SECOND))
+    return Limiter(Rate(1, int(Duration.SECOND / rps)))
+
+
+def policies(answering: httpx.BaseTransport, *, retries: int, sleep: Callable[[float], None], meter: Meter, limiter=None, name: str = "") -> httpx.BaseTransport:
+    """The run's stack: retry around meter around pace around whatever answers."""
+    inner = PacedTransport(answering, limiter, name) if limiter is not None else answering
+    return RetryTransport(MeteredTransport(inner, meter), retries=retries, sleep=sleep)
 
 
 def send(
@@ -135,21 +209,13 @@ def send(
     headers: dict[str, str] | None = None,
     content: bytes | None = None,
     files: dict[str, tuple[str, bytes, str]] | None = None,
-    retry: RetryPolicy = NO_RETRY,
 ) -> Exchange:
-    """Send one request (retrying 429s within `retry`'s budget); read SSE events when streaming.
+    """Send one request and read its answer (SSE events when streaming); the client's transport applies
+    the run's policies (retries among them).
 
     `content` sends raw bytes instead of `body` as JSON (malformed JSON, wrong content types);
     `files` makes it multipart/form-data: `body` becomes the form fields, `files` the uploads."""
-    attempt = 0
-    while True:
-        attempt += 1
-        exchange = _send_once(client, method, url, body, stream, timeout, headers, content, files)
-        exchange.attempts = attempt
-        wait = retry.wait_for(exchange)
-        if wait is None or attempt > retry.retries:
-            return exchange
-        retry.sleep(wait)
+    return _send_once(client, method, url, body, stream, timeout, headers, content, files)
 
 
 def _send_once(client, method, url, body, stream, timeout, headers, content, files) -> Exchange:
@@ -168,32 +234,35 @@ def _send_once(client, method, url, body, stream, timeout, headers, content, fil
     try:
         response = client.send(request, stream=True)
         try:
-            if TRANSPORT_ERROR in response.headers:  # a recorded failure (see FAILURE_HOOK): the same error again
+            exchange.interaction = request.extensions.get(INTERACTION)
+            exchange.attempts = response.extensions.get(ATTEMPTS, 1)
+            if TRANSPORT_ERROR in response.headers:  # a recorded failure (recording.py): the same error again
                 exchange.error_kind, _, exchange.error = response.headers[TRANSPORT_ERROR].partition(": ")
-                exchange.interaction = response.request.extensions.get("anyint.interaction")
                 return exchange
             exchange.status = response.status_code
             exchange.headers = {k.lower(): v for k, v in response.headers.items()}
-            exchange.interaction = response.request.extensions.get("anyint.interaction")
             if stream and exchange.content_type == "text/event-stream":
                 _read_events(response, exchange)
             else:
                 _read_body(response, exchange)
         finally:
             response.close()
-    except httpx.TimeoutException as exc:
-        exchange.error, exchange.error_kind = f"timed out after {timeout:g} s ({type(exc).__name__})", "timeout"
-    except httpx.RemoteProtocolError as exc:
-        what = f"after {len(exchange.events)} events" if exchange.events else "before a complete response"
-        exchange.error, exchange.error_kind = f"connection closed {what}: {exc}", "protocol"
     except httpx.TransportError as exc:
-        exchange.error, exchange.error_kind = f"{type(exc).__name__}: {exc}", "connection"
+        exchange.error_kind, exchange.error = describe_failure(exc, timeout, len(exchange.events))
     finally:
         exchange.elapsed = time.monotonic() - started
-    hook = getattr(client, FAILURE_HOOK, None)
-    if exchange.status is None and exchange.error and hook is not None:
-        exchange.interaction = hook(request, exchange)
+    if exchange.status is None and exchange.interaction is None:
+        exchange.interaction = request.extensions.get(INTERACTION)  # a failure the recorder wrote down
     return exchange
+
+
+def describe_failure(exc: httpx.TransportError, timeout: float | None, events: int = 0) -> tuple[str, str]:
+    """(kind, words) for a request that got no complete answer: timeout | protocol | connection."""
+    if isinstance(exc, httpx.TimeoutException):
+        return "timeout", f"timed out after {timeout:g} s ({type(exc).__name__})" if timeout else f"timed out ({type(exc).__name__})"
+    if isinstance(exc, httpx.RemoteProtocolError):
+        return "protocol", f"connection closed {f'after {events} events' if events else 'before a complete response'}: {exc}"
+    return "connection", f"{type(exc).__name__}: {exc}"
 
 
 def _read_body(response: httpx.Response, exchange: Exchange) -> None:

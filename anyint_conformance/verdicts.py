@@ -1,11 +1,11 @@
-"""The ground floor: verdicts, severities, provenances and findings. Imports nothing of the project.
+"""The ground floor: verdicts, severities, provenances, findings and cells. Imports nothing of the project.
 
 Everything that judges produces these; everything that reports reads them (as plain dicts in the matrix).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
 from enum import Enum
 
 
@@ -116,4 +116,39 @@ class Finding:
         out = {"check": self.check, "severity": self.severity.value, "message": self.message, "path": self.path, "provenance": self.provenance.value}
         if self.rule:
             out["rule"] = self.rule
+        return out
+
+
+@dataclass
+class Cell:
+    target: str
+    model: str | None
+    route: str  # "POST /chat/completions"
+    parameter: str | None  # e.g. "stream": the variant this cell varies, None for the route itself
+    verdict: str
+    reason: str
+    status: int | None = None
+    violation: dict | None = None  # first finding that decided the verdict, with its JSON path and provenance
+    warnings: list[dict] = field(default_factory=list)  # what decides nothing (upstream rules outside --strict)
+    notes: list[dict] = field(default_factory=list)
+    request: dict | None = None  # the deciding request (secrets are scrubbed when reports are written)
+    exchanges: int = 0  # requests sent for this cell
+    examples: int = 0  # page and generated examples among them
+    test: str | None = None  # pytest node id
+    cassette: str | None = None  # where the evidence sits, when recorded or replayed
+    interaction: int | None = None  # index of the deciding request in that cassette
+    kind: str = "route"  # route | parameter | negative | auth | lifecycle
+    security: bool = False  # answered without valid credentials, or carried the caller's key back
+    family: str | None = None  # the route family (families.FAMILIES) of the summary
+    observed_at: str | None = None  # when it was observed (the recording's time on replay)
+    strict: bool = False  # judged with upstream rules deciding too
+
+    @property
+    def key(self) -> tuple:
+        return (self.target, self.model or "", self.route, self.parameter or "")
+
+    def to_dict(self) -> dict:
+        out = asdict(self)
+        if not out["strict"]:
+            del out["strict"]  # the default rule set: present only when strict, so default matrices stay as they were
         return out

@@ -9,7 +9,6 @@ ONE = operation("/assistants/{assistant_id}", "GET")
 
 
 @pytest.mark.route("assistants")
-@pytest.mark.requests(1, 5, paid=0)
 def test_assistants_lifecycle(conformance):
     with conformance.lifecycle() as life:
         created = life.step("create", operation("/assistants"), body={**ASSISTANT, "model": conformance.model})

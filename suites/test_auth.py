@@ -5,16 +5,26 @@ security finding."""
 import pytest
 
 from anyint_conformance.suite import operation
+from anyint_conformance.verdicts import Provenance
 
 CHAT = operation("/chat/completions")
 MODELS = operation("/models", "GET")  # the Models API the docs point to
 VALID = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
-MISTAKES = ["no credentials", "x-api-key instead of Bearer", "wrong key", "malformed Authorization"]
+# mistake -> (the headers sent, where "{key}" is the valid key; how the evidence shows them)
+MISTAKES = {
+    "no credentials": ({}, "none"),
+    "x-api-key instead of Bearer": ({"x-api-key": "{key}"}, "x-api-key: <the valid key>"),
+    "wrong key": ({"Authorization": "Bearer anyint-conformance-wrong-key"}, "Authorization: Bearer <a wrong key>"),
+    "malformed Authorization": ({"Authorization": "{key}"}, "Authorization: <the valid key without 'Bearer '>"),
+}
+RULE = ("a request without the valid key as a Bearer token must be refused",
+        '000_c0a4473b350488b6.txt / Authentication: "Authorization: Bearer <ANYINT_API_KEY>"; Common mistakes: "Using x-api-key instead of Authorization: Bearer"')
 
 
 @pytest.mark.route("auth")
 @pytest.mark.per_target
 @pytest.mark.parametrize("route", [CHAT, MODELS], ids=["chat", "models"])
-@pytest.mark.parametrize("mistake", MISTAKES)
+@pytest.mark.parametrize("mistake", list(MISTAKES))
 def test_bad_credentials_are_refused(conformance, route, mistake):
-    conformance.check_auth(route, VALID, mistake)
+    headers, shown = MISTAKES[mistake]
+    conformance.check_auth(route, VALID, mistake, headers, shown, conformance.rule(*RULE, provenance=Provenance.DOCUMENTED))

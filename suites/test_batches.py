@@ -12,7 +12,6 @@ BATCH = operation("/batches/{batch_id}", "GET")
 
 
 @pytest.mark.route("batches")
-@pytest.mark.requests(1, 10, polls=True, paid=2)
 @pytest.mark.per_target
 def test_batch_lifecycle(conformance):
     body = conformance.narrow({"model": conformance.model, "messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8})

@@ -13,7 +13,6 @@ PROBE = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 
 
 
 @pytest.mark.route("chat")
-@pytest.mark.generates("POST /chat/completions")
 @pytest.mark.parametrize("stream", [False, True], ids=["mode:json", "mode:stream"])
 def test_chat_completions(conformance, stream):
     conformance.check(route_cell(CHAT, PROBE, pinned={"stream": stream}, parameter="stream" if stream else None))

@@ -16,7 +16,6 @@ PARAMETERS = {
 
 
 @pytest.mark.route("embeddings")
-@pytest.mark.generates("POST /embeddings")
 def test_embeddings(conformance):
     conformance.check(route_cell(EMBEDDINGS, PROBE))
 

@@ -16,7 +16,6 @@ PARAMETERS = {
 
 
 @pytest.mark.route("images")
-@pytest.mark.generates("POST /images/generations")
 def test_images(conformance):
     conformance.check(route_cell(IMAGES, PROBE))
 

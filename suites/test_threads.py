@@ -9,7 +9,6 @@ from anyint_conformance.suite import operation
 
 
 @pytest.mark.route("threads")
-@pytest.mark.requests(1, 9, polls=True, paid=1)
 def test_thread_run_lifecycle(conformance):
     with conformance.lifecycle() as life:
         assistant = life.step("create assistant", operation("/assistants"), body={"model": conformance.model, "instructions": "Answer in one short sentence."})

@@ -20,7 +20,6 @@ RESULT = json.dumps({"city": "Paris", "temperature_c": 18, "sky": "clear"})
 
 
 @pytest.mark.route("chat")
-@pytest.mark.requests(1, 2)
 def test_tool_round_trip(conformance):
     base = {"model": conformance.model, "tools": [WEATHER_TOOL], "max_tokens": 16}
     with conformance.lifecycle(kind="parameter", prefix="tool round trip: ") as life:

@@ -7,7 +7,6 @@ from anyint_conformance.suite import operation
 
 
 @pytest.mark.route("videos")
-@pytest.mark.requests(1, 5, polls=True, paid=1)
 def test_video_lifecycle(conformance):
     with conformance.lifecycle() as life:
         video = life.step("create", operation("/videos"), body={"model": conformance.model, "prompt": "A red ball.", "seconds": "4", "size": "720x1280"})

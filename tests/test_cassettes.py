@@ -8,9 +8,9 @@ from pathlib import Path
 
 import httpx
 import pytest
-import vcr
 
-from anyint_conformance import cassettes
+from anyint_conformance.recording import Cassette, CassetteMiss, CassetteTransport
+from anyint_conformance.verdicts import REDACTED
 from tests.fakeserver import FakeServer
 from tests.helpers import ROOT, run_pytest
 
@@ -20,16 +20,16 @@ KEY_LIKE = re.compile(r"Bearer [A-Za-z0-9._-]{6,}|sk-[A-Za-z0-9_-]{8,}")
 
 def test_a_key_echoed_by_the_server_never_reaches_the_cassette(tmp_path):
     path = tmp_path / "echo.yaml"
-    recorder = vcr.VCR()
-    cassettes.register(recorder)
-    with FakeServer() as server, recorder.use_cassette(str(path), record_mode="all", **cassettes.vcr_config([KEY])):
-        with httpx.Client(headers={"Authorization": f"Bearer {KEY}", "x-api-key": KEY}) as client:
-            response = client.post(f"{server.base_url}/echo-auth?key={KEY}", json={"note": KEY})
-            assert KEY in response.text  # the server really echoed it
+    cassette = Cassette(path, "new_episodes", [KEY])
+    with FakeServer() as server, httpx.Client(transport=CassetteTransport(cassette, httpx.HTTPTransport()),
+                                              headers={"Authorization": f"Bearer {KEY}", "x-api-key": KEY}) as client:
+        response = client.post(f"{server.base_url}/echo-auth?key={KEY}", json={"note": KEY})
+        assert KEY in response.text  # the server really echoed it (and the live answer is untouched)
+    cassette.save()
     text = path.read_text()
     assert KEY not in text
     assert not KEY_LIKE.search(text)
-    assert cassettes.REDACTED in text
+    assert REDACTED in text
     assert "authorization:" not in text.lower().replace("x-echo-authorization", "")
 
 
@@ -146,18 +146,35 @@ def test_a_failure_without_an_answer_is_recorded_and_replayed_as_the_same_failur
 
 def test_multipart_bodies_match_on_replay_whatever_the_boundary(tmp_path):
     path = tmp_path / "multipart.yaml"
-    recorder = vcr.VCR()
-    cassettes.register(recorder)
     upload = {"file": ("hello.wav", b"RIFF....WAVE", "audio/wav")}
     with FakeServer() as server:
         url = f"{server.base_url}/transcript-text"
-        with recorder.use_cassette(str(path), record_mode="all", **cassettes.vcr_config([])), httpx.Client() as client:
+        recording = Cassette(path, "new_episodes", [])
+        with httpx.Client(transport=CassetteTransport(recording, httpx.HTTPTransport())) as client:
             client.post(url, data={"model": "m"}, files=upload, headers={"Content-Type": "multipart/form-data; boundary=first-boundary"})
-        with recorder.use_cassette(str(path), record_mode="none", **cassettes.vcr_config([])), httpx.Client() as client:
-            # httpx draws a random boundary here: still the recorded request
-            assert client.post(url, data={"model": "m"}, files=upload).text == "Hello there."
-            with pytest.raises(vcr.errors.CannotOverwriteExistingCassetteException):
-                client.post(url, data={"model": "other"}, files=upload)  # a different field is a different request
+        recording.save()
+    replay = Cassette(path, "none", [])
+    with httpx.Client(transport=CassetteTransport(replay)) as client:  # no connection at all: replay only
+        # httpx draws a random boundary here: still the recorded request
+        assert client.post(url, data={"model": "m"}, files=upload).text == "Hello there."
+        with pytest.raises(CassetteMiss, match=r'at \$\.model it has "m" and this request has "other"'):
+            client.post(url, data={"model": "other"}, files=upload)  # a different field is a different request
+
+
+def test_replay_plays_identical_requests_in_recorded_order_and_a_request_key_ignores_json_spacing(tmp_path):
+    path = tmp_path / "polls.yaml"
+    with FakeServer() as server:
+        recording = Cassette(path, "new_episodes", [])
+        with httpx.Client(transport=CassetteTransport(recording, httpx.HTTPTransport())) as client:
+            first = client.get(f"{server.base_url}/models").text
+            second = client.post(f"{server.base_url}/ok", content=b'{"a": 1,  "b": 2}', headers={"content-type": "application/json"}).text
+        recording.save()
+    replay = Cassette(path, "none", [])
+    with httpx.Client(transport=CassetteTransport(replay)) as client:
+        assert client.get(f"{server.base_url}/models").text == first
+        assert client.post(f"{server.base_url}/ok", json={"b": 2, "a": 1}).text == second  # same JSON, other order and spacing
+        with pytest.raises(CassetteMiss, match="sent more often than recorded"):
+            client.get(f"{server.base_url}/models")  # recorded once: a second identical request is not in the cassette
 
 
 @pytest.mark.parametrize("mode", ["--disable-recording", "--record-mode=once"])

@@ -207,9 +207,9 @@ def test_reporting_modules_import_nothing_that_judges_or_sends(tmp_path):
 
 
 def test_reports_scrub_secrets_with_the_one_marker(tmp_path):
-    from anyint_conformance import cassettes, verdicts  # the test may import what sends; matrix.py must not
+    from anyint_conformance import recording, verdicts  # the test may import what sends; matrix.py must not
 
-    assert matrix.REDACTED is verdicts.REDACTED and cassettes.REDACTED is verdicts.REDACTED  # one marker, on the ground floor
+    assert matrix.REDACTED is verdicts.REDACTED and recording.REDACTED is verdicts.REDACTED  # one marker, on the ground floor
     m = catalogue(n_models=1, parameters=1, negatives=1)
     m["cells"][0]["reason"] = "echoed sk-secret-123"
     for path in matrix.write(m, tmp_path, secrets=["sk-secret-123"]):

@@ -1,0 +1,373 @@
+"""Cassettes: recording, replay, secret scrubbing, target manifests (everything that touches cassettes/).
+
+The cassette *format* is VCR.py's (its serializer, its request/response records, one YAML file per test);
+the *lookup* is ours: a cassette is indexed once by the canonical request (method, URI, query, body as
+parsed JSON or as a multipart upload with its boundary removed), so replay is one dictionary lookup per
+request instead of VCR.py's comparison of every request with every recorded one, and cassettes can be
+played and recorded by many threads at once (VCR.py patches httpx globally, one cassette at a time).
+pytest-recording's options keep their meaning: --record-mode none (replay) | once | new_episodes | all |
+rewrite, and --disable-recording (live, nothing written).
+
+Replay answers from the cassette only: it has no connection to open. A request with no recording raises
+`CassetteMiss`, which says where it differs from the closest recorded request (never the unfiltered
+request itself). Secrets never reach a file: credential headers are dropped and every key value is
+replaced by REDACTED wherever it appears (URI, bodies, headers), even when a server echoes it back.
+A failure that left no answer (reset, timeout, cut) is written as a marked answer that replay turns back
+into the same failure.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+import yaml
+
+from anyint_conformance.paths import CASSETTES_DIR
+from anyint_conformance.transport import INTERACTION, TRANSPORT_ERROR, describe_failure
+from anyint_conformance.verdicts import REDACTED
+
+MANIFEST = "target.yaml"
+SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie", "x-litellm-key")
+# what a recorded answer keeps of the wire: httpx has decoded the body, so its encoding and length headers go
+HOP_HEADERS = ("content-encoding", "transfer-encoding", "content-length", "connection", "keep-alive")
+REPLAY_MODES = ("none",)
+
+
+class CassetteMiss(Exception):
+    """A request this cassette has no recording for; the message says where it differs (secrets removed)."""
+
+    def __init__(self, path: Path, asked: str, where: str):
+        super().__init__(f"{asked}: {where}")
+        self.path, self.asked, self.where = path, asked, where
+
+
+class CassetteUnreadable(Exception):
+    """A cassette file that cannot be loaded (truncated, hand-edited, another format); names file and line."""
+
+    def __init__(self, path: Path, why: str, line: int | None = None):
+        super().__init__(f"{path}{f', line {line}' if line else ''}: {why}")
+        self.path, self.why, self.line = path, why, line
+
+
+# -- scrubbing ------------------------------------------------------------------------------------------
+
+
+def scrub_text(text: str, secrets: list[str]) -> str:
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def _scrub_bytes(body: Any, secrets: list[str]) -> Any:
+    if isinstance(body, bytes):
+        for secret in secrets:
+            body = body.replace(secret.encode(), REDACTED.encode())
+        return body
+    if isinstance(body, str):
+        return scrub_text(body, secrets)
+    return body
+
+
+def _scrub_headers(headers: dict[str, list[str]], secrets: list[str]) -> dict[str, list[str]]:
+    return {name: [scrub_text(str(v), secrets) for v in values] for name, values in headers.items() if name.lower() not in SECRET_HEADERS}
+
+
+# -- canonical requests -----------------------------------------------------------------------------------
+
+_BOUNDARY = re.compile(r"boundary=\"?([^\";]+)")
+
+
+def canonical_body(body: Any, content_type: str = "") -> Any:
+    """A request body as replay compares it: JSON parsed (key order and spacing ignored), a multipart
+    body with its boundary replaced (so any boundary matches), anything else as it is; None when empty."""
+    found = _BOUNDARY.search(content_type)
+    if found and content_type.startswith("multipart/"):
+        raw = body if isinstance(body, bytes) else str(body or "").encode()
+        return raw.replace(found.group(1).encode(), b"<boundary>")
+    if body is None or body == b"" or body == "":
+        return None
+    try:
+        return json.loads(body)
+    except (ValueError, TypeError):
+        return body
+
+
+def form_fields(body: bytes) -> dict:
+    """A canonical multipart body (boundary replaced) as {field: value}, files as "<N bytes name>": for
+    saying which field of an upload differs."""
+    fields = {}
+    for part in body.split(b"--<boundary>"):
+        head, _, value = part.partition(b"\r\n\r\n")
+        name = re.search(rb'name="([^"]*)"', head)
+        if not name:
+            continue
+        filename = re.search(rb'filename="([^"]*)"', head)
+        value = value.removesuffix(b"\r\n")
+        key = name.group(1).decode("utf-8", "replace")
+        fields[key] = f"<{len(value)} bytes {filename.group(1).decode('utf-8', 'replace')}>" if filename else value.decode("utf-8", "replace")
+    return fields
+
+
+def request_key(method: str, uri: str, body: Any, content_type: str) -> str:
+    """The lookup key of a request: VCR.py's method/scheme/host/port/path/query plus the canonical body."""
+    parts = urlsplit(uri)
+    canonical = canonical_body(body, content_type)
+    if isinstance(canonical, bytes):
+        canonical = canonical.decode("latin-1")
+    query = sorted(parse_qsl(parts.query, keep_blank_values=True))
+    return json.dumps([method.upper(), parts.scheme, parts.hostname, parts.port, parts.path, query, canonical], sort_keys=True, default=str)
+
+
+def _content_type(headers: dict) -> str:
+    for name, value in headers.items():
+        if name.lower() == "content-type":
+            return value[0] if isinstance(value, list) else value
+    return ""
+
+
+# -- one cassette -----------------------------------------------------------------------------------------
+
+
+class Cassette:
+    """One cassette file: its interactions, indexed by request key, played in recorded order per key."""
+
+    def __init__(self, path: Path, mode: str, secrets: list[str]):
+        self.path, self.mode, self.secrets = Path(path), mode, list(secrets)
+        self.requests: list[dict] = []  # VCR.py's request records (body, headers, method, uri)
+        self.responses: list[dict] = []
+        self._by_key: dict[str, list[int]] = defaultdict(list)
+        self._played: dict[str, int] = defaultdict(int)
+        self._loaded = 0
+        self.dirty = False
+        self._lock = threading.Lock()
+        if mode == "all":
+            return  # records everything anew
+        if self.path.exists():
+            self._load()
+
+    @property
+    def replay_only(self) -> bool:
+        """none: replay; once: replay when the file was already there (VCR.py's meaning)."""
+        return self.mode in REPLAY_MODES or (self.mode == "once" and self._loaded > 0)
+
+    def _load(self) -> None:
+        from vcr.serialize import deserialize
+        from vcr.serializers import yamlserializer
+
+        try:
+            requests, responses = deserialize(self.path.read_text(), yamlserializer)[:2]
+        except yaml.MarkedYAMLError as exc:
+            mark = exc.problem_mark or exc.context_mark
+            raise CassetteUnreadable(self.path, f"{type(exc).__name__}: {exc.problem or exc}", mark.line + 1 if mark else None) from None
+        except (yaml.YAMLError, KeyError, TypeError, ValueError, AttributeError, UnicodeDecodeError) as exc:
+            raise CassetteUnreadable(self.path, f"{type(exc).__name__}: {str(exc).splitlines()[0][:200] if str(exc) else ''}") from None
+        for request, response in zip(requests, responses):
+            if not isinstance(response, dict) or "status" not in response or "body" not in response:
+                raise CassetteUnreadable(self.path, "an interaction has no recorded response (status and body)")
+            self._add(request._to_dict(), response)
+        self._loaded = len(self.requests)
+
+    def _add(self, request: dict, response: dict) -> int:
+        index = len(self.requests)
+        self.requests.append(request)
+        self.responses.append(response)
+        self._by_key[request_key(request["method"], request["uri"], request["body"], _content_type(request["headers"]))].append(index)
+        return index
+
+    def play(self, method: str, uri: str, body: bytes | None, content_type: str) -> int | None:
+        """The index of the next recorded answer to this request (recorded order), or None."""
+        key = request_key(method, uri, body, content_type)
+        with self._lock:
+            indexes = self._by_key.get(key)
+            if not indexes:
+                return None
+            seen = self._played[key]
+            if seen >= len(indexes):
+                return None  # every recording of this request was played: a further one is new
+            self._played[key] += 1
+            return indexes[seen]
+
+    def record(self, request: httpx.Request, content: bytes | None, response: dict) -> int:
+        """Append one interaction, scrubbed (the request's credential headers dropped, key values replaced)."""
+        headers = _scrub_headers({k: [v] for k, v in request.headers.items()}, self.secrets)
+        recorded = {"body": _scrub_bytes(content or None, self.secrets), "headers": headers, "method": request.method,
+                    "uri": scrub_text(str(request.url), self.secrets)}
+        response = {**response, "headers": _scrub_headers(response["headers"], self.secrets),
+                    "body": {"string": _scrub_bytes(response["body"]["string"], self.secrets)}}
+        with self._lock:
+            self.dirty = True
+            index = self._add(recorded, response)
+            # recorded just now: played once already
+            key = request_key(recorded["method"], recorded["uri"], recorded["body"], _content_type(headers))
+            self._played[key] = max(self._played[key], self._by_key[key].index(index) + 1)
+            return index
+
+    def save(self) -> None:
+        if not self.dirty:
+            return
+        from vcr.request import Request
+        from vcr.serialize import serialize
+        from vcr.serializers import yamlserializer
+
+        requests = [Request(r["method"], r["uri"], r["body"], {k: v[0] if len(v) == 1 else v for k, v in r["headers"].items()}) for r in self.requests]
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(serialize({"requests": requests, "responses": self.responses}, yamlserializer))
+        self.dirty = False
+
+    def response(self, index: int, request: httpx.Request) -> httpx.Response:
+        recorded = self.responses[index]
+        body = recorded["body"]["string"]
+        content = body.encode() if isinstance(body, str) else (body or b"")
+        headers = [(name, value) for name, values in recorded["headers"].items() for value in values]
+        request.extensions[INTERACTION] = index
+        return httpx.Response(recorded["status"]["code"], headers=headers, content=content, request=request)
+
+    def miss(self, method: str, uri: str, body: bytes | None, content_type: str) -> CassetteMiss:
+        """Where a request with no recording differs from the closest recorded one (same method and path)."""
+        path = urlsplit(uri).path
+        asked = f"{method} {path}"
+        if not self.requests:
+            return CassetteMiss(self.path, asked, "the cassette holds no recording (the file is missing or empty)")
+        failed = canonical_body(body, content_type)
+        best = None
+        for index, recorded in enumerate(self.requests):
+            if recorded["method"] != method or urlsplit(recorded["uri"]).path != path:
+                continue
+            was = canonical_body(recorded["body"], _content_type(recorded["headers"]))
+            diff = _first_difference(form_fields(was) if isinstance(was, bytes) else was, form_fields(failed) if isinstance(failed, bytes) else failed, "$")
+            if diff is None:
+                where = "every recording of it was already played: the request was sent more often than recorded"
+                return CassetteMiss(self.path, asked, where if self._played else "the body matches interaction #{index} but another part of the request differs (query or host)")
+            if best is None or len(diff[0]) > len(best[1][0]):  # the deepest difference: the closest recording
+                best = (index, diff)
+        if best is None:
+            recorded = sorted({f"{r['method']} {urlsplit(r['uri']).path}" for r in self.requests})
+            return CassetteMiss(self.path, asked, f"nothing recorded for {asked} (the cassette has: {', '.join(recorded[:5])})")
+        index, (where, was, now) = best
+        return CassetteMiss(self.path, asked, scrub_text(f"closest recording is interaction #{index}; at {where} it has {was} and this request has {now}", self.secrets))
+
+
+_MISSING = object()
+
+
+def _first_difference(a: Any, b: Any, path: str):
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a.keys(), *[k for k in b if k not in a]]:
+            found = _first_difference(a.get(key, _MISSING), b.get(key, _MISSING), f"{path}.{key}")
+            if found:
+                return found
+        return None
+    if isinstance(a, list) and isinstance(b, list):
+        for i in range(max(len(a), len(b))):
+            found = _first_difference(a[i] if i < len(a) else _MISSING, b[i] if i < len(b) else _MISSING, f"{path}[{i}]")
+            if found:
+                return found
+        return None
+    if a == b:
+        return None
+    return path, _short(a), _short(b)
+
+
+def _short(value: Any) -> str:
+    if value is _MISSING:
+        return "nothing"
+    text = json.dumps(value) if not isinstance(value, bytes) else repr(value[:80])
+    return text if len(text) <= 80 else text[:80] + "…"
+
+
+# -- the transport that answers from (or records into) a cassette -------------------------------------------
+
+
+class CassetteTransport(httpx.BaseTransport):
+    """Answers from the cassette; records through `inner` (a real connection) what it has not recorded,
+    unless the cassette is replay-only. Without `inner` it can only replay: no socket is ever opened."""
+
+    def __init__(self, cassette: Cassette, inner: httpx.BaseTransport | None = None):
+        self.cassette, self.inner = cassette, inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        content = request.read()
+        content_type = request.headers.get("content-type", "")
+        method, uri = request.method, str(request.url)
+        if self.cassette.mode != "all":
+            index = self.cassette.play(method, uri, content, content_type)
+            if index is not None:
+                return self.cassette.response(index, request)
+        if self.inner is None or self.cassette.replay_only:
+            raise self.cassette.miss(method, uri, content, content_type)
+        return self._record(request, content)
+
+    def _record(self, request: httpx.Request, content: bytes) -> httpx.Response:
+        try:
+            response = self.inner.handle_request(request)
+            body = response.read()  # recorded whole, as VCR.py does: a stream is replayed from its bytes
+        except httpx.TransportError as exc:
+            kind, text = describe_failure(exc, (request.extensions.get("timeout") or {}).get("read"))
+            request.extensions[INTERACTION] = self.cassette.record(request, content, {
+                "status": {"code": 599, "message": "anyint-conformance: no answer (transport failure)"},
+                "headers": {TRANSPORT_ERROR: [f"{kind}: {text}"], "content-type": ["text/plain"]},
+                "body": {"string": b""},
+            })
+            raise
+        headers: dict[str, list[str]] = {}
+        for name, value in response.headers.multi_items():
+            if name.lower() not in HOP_HEADERS:
+                headers.setdefault(name.lower(), []).append(value)
+        index = self.cassette.record(request, content, {"status": {"code": response.status_code, "message": response.reason_phrase},
+                                                         "headers": headers, "body": {"string": body}})
+        request.extensions[INTERACTION] = index
+        return httpx.Response(response.status_code, headers=[(k, v) for k, vs in headers.items() for v in vs], content=body, request=request,
+                              extensions={k: v for k, v in response.extensions.items() if k != "network_stream"})
+
+    def close(self) -> None:
+        pass  # the real connection is shared by every cassette of a target; the engine closes it
+
+
+# -- targets: what is recorded, what answered ---------------------------------------------------------------
+
+
+def recorded_targets(base: Path = CASSETTES_DIR) -> list[str]:
+    """Targets with committed cassettes (a manifest says where they came from)."""
+    return sorted(p.parent.name for p in base.glob(f"*/{MANIFEST}"))
+
+
+def read_manifest(target_dir: Path) -> dict:
+    path = target_dir / MANIFEST
+    try:
+        data = yaml.safe_load(path.read_text())
+    except (OSError, yaml.YAMLError) as exc:
+        raise ValueError(f"{path}: unreadable target manifest ({exc})") from None
+    if not isinstance(data, dict) or "base_url" not in data:
+        raise ValueError(f"{path}: a target manifest needs at least base_url")
+    return data
+
+
+def write_manifest(target_dir: Path, target: str, base_url: str, describes: str, suite_version: str, recorded_at: str, cassettes: list[str] = ()) -> Path:
+    """Say what answered and when. `cassettes` (paths relative to the target's folder) were written by this
+    run at `recorded_at`; the times of cassettes it did not touch are kept, so every cell can say when
+    its own evidence was recorded."""
+    path = target_dir / MANIFEST
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        earlier = read_manifest(target_dir).get("recordings") or {}
+    except ValueError:
+        earlier = {}
+    recordings = {**earlier, **{name: recorded_at for name in cassettes}}
+    data = {
+        "target": target,
+        "base_url": base_url,
+        "describes": describes,
+        "recorded_at": recorded_at,
+        "recorded_with": f"anyint-conformance {suite_version}",
+        "note": "Recorded live by the suite against this target; key values are scrubbed. Re-record with --record-mode=rewrite.",
+        "recordings": dict(sorted(recordings.items())),
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+    return path

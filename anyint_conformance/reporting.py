@@ -1,0 +1,74 @@
+"""A finished run's cells -> the matrix on disk (reports/support-matrix.{json,md,html}), nothing lost.
+
+The engine's side of reporting: it knows the run (targets, what they declared, expectations, whether
+the run was a selection); report.py, html.py and matrix.py only render and store what they are given.
+"""
+
+from __future__ import annotations
+
+from anyint_conformance import __version__
+from anyint_conformance import matrix as matrices
+from anyint_conformance.declared import confront, load_file, note_cells, unknown_keys
+from anyint_conformance.observed import carry_over, carry_targets
+from anyint_conformance.paths import shown
+from anyint_conformance.report import build_matrix
+from anyint_conformance.targets import TargetError
+from anyint_conformance.verdicts import Verdict
+
+
+def write_run(engine, selected: bool) -> list[str]:
+    """Write the run's matrix (merged with the one on disk: see observed.py) and return the summary lines."""
+    touched = sorted({c.target for c in engine.cells})
+    infos = engine.write_manifests(touched)
+    cells = [c.to_dict() for c in engine.cells]
+    existing_path = engine.cfg.report_dir / "support-matrix.json"
+    note = ""
+    if existing_path.exists():
+        try:
+            existing = matrices.load(existing_path)
+        except matrices.MatrixError as exc:
+            existing, note = None, f" (the earlier matrix was not kept: {exc})"
+        if existing is not None:
+            observed = len(cells)
+            cells = carry_over(existing["cells"], cells, set() if selected else set(touched))
+            infos = carry_targets(existing["targets"], infos)
+            if len(cells) > observed:
+                note = f" ({len(cells) - observed} cells this run did not observe kept from the earlier matrix)"
+    declared = _declarations(engine, infos, touched)
+    contradictions = confront(cells, declared)
+    note_cells(cells, contradictions)
+    expected = engine.expectations.expected
+    drift = [{"target": c["target"], "model": c["model"], "route": c["route"], "parameter": c["parameter"], "expected": e, "observed": c["verdict"]}
+             for c in cells if (e := expected(c["target"], c["model"], c["route"], c["parameter"])) is not None and e != c["verdict"]]
+    matrix = build_matrix(cells, infos, __version__, engine.cfg.mode, strict=engine.cfg.strict, drift=drift, declared=contradictions + unknown_keys(declared))
+    paths = matrices.write(matrix, engine.cfg.report_dir, engine.secrets)
+    lines = [f"anyint-conformance: {len(engine.cells)} cells observed{note} -> " + ", ".join(shown(p) for p in paths)]
+    lenient = sum(c.verdict == Verdict.LENIENT.value for c in engine.cells)
+    if lenient:
+        lines.append(f"anyint-conformance: {lenient} cell(s) lenient: accepted what only upstream OpenAI refuses "
+                     f"(passes under the pages' rules; --strict-upstream fails them)")
+    return lines
+
+
+def _declarations(engine, infos: dict, touched: list[str]) -> dict[str, dict[str, dict]]:
+    """{target: {model: what it declares}}: the raw GET /models entry of every model this run saw (kept in
+    the matrix's target info), merged with the --declarations file; carried-over targets keep theirs."""
+    extra: dict = {}
+    if engine.cfg.declarations:
+        try:
+            extra = load_file(engine.cfg.declarations)
+        except ValueError as exc:
+            raise TargetError(str(exc)) from None
+    names = {t.name for t in engine.targets}
+    for target in touched:
+        found = engine.discovered.get(target)
+        entries = dict(found.entries) if found else {}
+        for key, value in extra.items():  # {model: ...} for every target, or {target: {model: ...}}
+            if key in names:
+                if key == target:
+                    for model, entry in value.items():
+                        entries[model] = {**entries.get(model, {}), **entry}
+            elif key in entries or key in (found.models if found else []):
+                entries[key] = {**entries.get(key, {}), **value}
+        infos[target]["declared"] = entries
+    return {name: info.get("declared", {}) for name, info in infos.items()}
