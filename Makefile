@@ -22,6 +22,7 @@ matrix: $(VENV)/.installed
 	$(PY) -m anyint_conformance.cli matrix
 
 test: $(VENV)/.installed browser
+	$(VENV)/bin/lint-imports --no-cache  # the floors of ARCHITECTURE.md
 	$(PY) -m pytest -q --junitxml=reports/.scratch/junit.xml
 
 # The HTML report is checked in a real headless browser: $CHROMIUM (any Chrome/Chromium executable) or

@@ -69,6 +69,16 @@ def _inline(node: Any, schemas: dict[str, dict]) -> Any:
 
 def narrowed_schema(schema_id: str, overlay: dict | None, pinned: dict[str, Any]) -> dict:
     """The request schema with refs inlined, the overlay merged and the pinned fields made constant."""
+    key = json.dumps([schema_id, overlay, pinned], sort_keys=True, default=str)
+    if key not in _NARROWED:
+        _NARROWED[key] = _narrowed(schema_id, overlay, pinned)
+    return _NARROWED[key]
+
+
+_NARROWED: dict[str, dict] = {}
+
+
+def _narrowed(schema_id: str, overlay: dict | None, pinned: dict[str, Any]) -> dict:
     schemas = load_schemas(UPSTREAM)
     schema = _inline(schemas[schema_id], schemas)
     schema = merge_patch(schema, overlay or {})
@@ -152,6 +162,22 @@ def _fits(schema: dict, name: str, value: Any) -> bool:
 
 
 def explicit_bodies(operation: dict, overlay: dict | None, probe: dict, pinned: dict[str, Any], cap: int, uploads: dict | None = None) -> list[dict]:
+    """See _explicit; computed once per operation, overlay, probe and cap, and shared by every model."""
+    drawing = {**pinned, "model": MODEL_PLACEHOLDER} if "model" in pinned else dict(pinned)
+    key = json.dumps([operation["method"], operation["path"], overlay, probe, drawing, cap, sorted(uploads or {})], sort_keys=True, default=str)
+    if key not in _EXPLICIT:
+        _EXPLICIT[key] = _explicit(operation, overlay, probe, drawing, cap, uploads)
+    bodies = copy.deepcopy(_EXPLICIT[key])
+    if "model" in pinned:
+        for body in bodies:
+            body["model"] = pinned["model"]
+    return bodies
+
+
+_EXPLICIT: dict[str, list[dict]] = {}
+
+
+def _explicit(operation: dict, overlay: dict | None, probe: dict, pinned: dict[str, Any], cap: int, uploads: dict | None = None) -> list[dict]:
     """The page's own example values, then both forms of every "string or array" field, before anything
     is drawn: deterministic, the same for every model, comparable across targets.
 

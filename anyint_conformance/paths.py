@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -15,6 +16,7 @@ REPORTS_DIR = ROOT / "reports"
 TARGETS_FILE = ROOT / "targets.yaml"
 
 
+@lru_cache(maxsize=4096)
 def shown(path) -> str:
     """A path as messages and reports show it: relative to the project when inside it."""
     path = Path(path).resolve()

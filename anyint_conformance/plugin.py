@@ -199,6 +199,7 @@ def pytest_testnodedown(node, error):
         node.config.anyint_selected = getattr(node.config, "anyint_selected", False) or output.get("anyint_selected", False)
         for target, paths in output.get("anyint_recorded", {}).items():
             engine.recorded_paths.setdefault(target, set()).update(paths)
+        engine.meter.requests += output.get("anyint_requests", 0)
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -213,6 +214,7 @@ def pytest_sessionfinish(session, exitstatus):
         config.workeroutput["anyint_cells"] = [c.to_dict() for c in engine.cells]
         config.workeroutput["anyint_selected"] = getattr(config, "anyint_selected", False)
         config.workeroutput["anyint_recorded"] = {t: sorted(p) for t, p in engine.recorded_paths.items()}
+        config.workeroutput["anyint_requests"] = engine.meter.requests
         return
     if engine is None or not engine.cells:
         return

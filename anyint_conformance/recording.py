@@ -138,8 +138,8 @@ def _content_type(headers: dict) -> str:
 class Cassette:
     """One cassette file: its interactions, indexed by request key, played in recorded order per key."""
 
-    def __init__(self, path: Path, mode: str, secrets: list[str]):
-        self.path, self.mode, self.secrets = Path(path), mode, list(secrets)
+    def __init__(self, path: Path, mode: str, secrets: list[str], cache_dir: Path | None = None):
+        self.path, self.mode, self.secrets, self.cache_dir = Path(path), mode, list(secrets), cache_dir
         self.requests: list[dict] = []  # VCR.py's request records (body, headers, method, uri)
         self.responses: list[dict] = []
         self._by_key: dict[str, list[int]] = defaultdict(list)
@@ -158,6 +158,12 @@ class Cassette:
         return self.mode in REPLAY_MODES or (self.mode == "once" and self._loaded > 0)
 
     def _load(self) -> None:
+        cached = _cached(self.path, self.cache_dir)
+        if cached is not None:
+            for request, response in cached:
+                self._add(request, response)
+            self._loaded = len(self.requests)
+            return
         from vcr.serialize import deserialize
         from vcr.serializers import yamlserializer
 
@@ -173,6 +179,7 @@ class Cassette:
                 raise CassetteUnreadable(self.path, "an interaction has no recorded response (status and body)")
             self._add(request._to_dict(), response)
         self._loaded = len(self.requests)
+        _cache(self.path, self.cache_dir, list(zip(self.requests, self.responses)))
 
     def _add(self, request: dict, response: dict) -> int:
         index = len(self.requests)
@@ -252,6 +259,62 @@ class Cassette:
             return CassetteMiss(self.path, asked, f"nothing recorded for {asked} (the cassette has: {', '.join(recorded[:5])})")
         index, (where, was, now) = best
         return CassetteMiss(self.path, asked, scrub_text(f"closest recording is interaction #{index}; at {where} it has {was} and this request has {now}", self.secrets))
+
+
+# -- a parse cache: YAML is the record, JSON the fast read (about 20x faster to load) --------------------------
+
+CACHE_FORMAT = 1
+
+
+def _cache_file(path: Path, cache_dir: Path) -> Path:
+    import hashlib
+
+    return cache_dir / (hashlib.sha1(str(path.resolve()).encode()).hexdigest() + ".json")
+
+
+def _stamp(path: Path) -> list:
+    stat = path.stat()
+    return [CACHE_FORMAT, stat.st_size, stat.st_mtime_ns]
+
+
+def _cached(path: Path, cache_dir: Path | None) -> list | None:
+    """The interactions of a cassette as parsed before, if the file has not changed since (size, mtime)."""
+    if cache_dir is None:
+        return None
+    try:
+        data = json.loads(_cache_file(path, cache_dir).read_text(), object_hook=_unbytes)
+    except (OSError, ValueError):
+        return None
+    return data["interactions"] if data.get("stamp") == _stamp(path) else None
+
+
+def _cache(path: Path, cache_dir: Path | None, interactions: list) -> None:
+    if cache_dir is None:
+        return
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        target = _cache_file(path, cache_dir)
+        temporary = target.with_suffix(f".{threading.get_ident()}.tmp")
+        temporary.write_text(json.dumps({"stamp": _stamp(path), "interactions": interactions}, default=_bytes))
+        temporary.replace(target)  # atomic: threads and workers may write the same entry
+    except OSError:
+        pass  # a cache that cannot be written is only slower
+
+
+def _bytes(value):
+    if isinstance(value, bytes):
+        import base64
+
+        return {"__bytes__": base64.b64encode(value).decode()}
+    raise TypeError(f"cannot cache {type(value).__name__}")
+
+
+def _unbytes(value: dict):
+    if "__bytes__" in value and len(value) == 1:
+        import base64
+
+        return base64.b64decode(value["__bytes__"])
+    return value
 
 
 _MISSING = object()
@@ -351,15 +414,17 @@ def read_manifest(target_dir: Path) -> dict:
 
 def write_manifest(target_dir: Path, target: str, base_url: str, describes: str, suite_version: str, recorded_at: str, cassettes: list[str] = ()) -> Path:
     """Say what answered and when. `cassettes` (paths relative to the target's folder) were written by this
-    run at `recorded_at`; the times of cassettes it did not touch are kept, so every cell can say when
-    its own evidence was recorded."""
+    run at `recorded_at`; every other cassette on disk keeps the time it was recorded. `recordings` lists
+    only the cassettes recorded at another time than `recorded_at`, so a complete recording leaves it empty."""
     path = target_dir / MANIFEST
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
-        earlier = read_manifest(target_dir).get("recordings") or {}
+        earlier = read_manifest(target_dir)
     except ValueError:
         earlier = {}
-    recordings = {**earlier, **{name: recorded_at for name in cassettes}}
+    written = set(cassettes)
+    on_disk = [p.relative_to(target_dir).as_posix() for p in target_dir.rglob("*.yaml") if p.name != MANIFEST]
+    times = {name: recorded_at if name in written else (earlier.get("recordings") or {}).get(name, earlier.get("recorded_at", recorded_at)) for name in on_disk}
     data = {
         "target": target,
         "base_url": base_url,
@@ -367,7 +432,7 @@ def write_manifest(target_dir: Path, target: str, base_url: str, describes: str,
         "recorded_at": recorded_at,
         "recorded_with": f"anyint-conformance {suite_version}",
         "note": "Recorded live by the suite against this target; key values are scrubbed. Re-record with --record-mode=rewrite.",
-        "recordings": dict(sorted(recordings.items())),
+        "recordings": dict(sorted((name, when) for name, when in times.items() if when != recorded_at)),
     }
     path.write_text(yaml.safe_dump(data, sort_keys=False))
     return path

@@ -42,7 +42,8 @@ def write_run(engine, selected: bool) -> list[str]:
              for c in cells if (e := expected(c["target"], c["model"], c["route"], c["parameter"])) is not None and e != c["verdict"]]
     matrix = build_matrix(cells, infos, __version__, engine.cfg.mode, strict=engine.cfg.strict, drift=drift, declared=contradictions + unknown_keys(declared))
     paths = matrices.write(matrix, engine.cfg.report_dir, engine.secrets)
-    lines = [f"anyint-conformance: {len(engine.cells)} cells observed{note} -> " + ", ".join(shown(p) for p in paths)]
+    answered = "answered from cassettes" if not engine.live else "sent"
+    lines = [f"anyint-conformance: {len(engine.cells)} cells observed, {engine.meter.requests} requests {answered}{note} -> " + ", ".join(shown(p) for p in paths)]
     lenient = sum(c.verdict == Verdict.LENIENT.value for c in engine.cells)
     if lenient:
         lines.append(f"anyint-conformance: {lenient} cell(s) lenient: accepted what only upstream OpenAI refuses "

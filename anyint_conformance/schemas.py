@@ -66,8 +66,27 @@ def validator(schema_id: str, layer: str = DOCUMENTED) -> jsonschema.protocols.V
     return cls(schemas[schema_id], registry=_registry(layer))
 
 
+@lru_cache(maxsize=None)
+def fast_validator(schema_id: str, layer: str = DOCUMENTED):
+    """jsonschema-rs over the same schemas: the fast yes; Python jsonschema explains a no (best_match, paths)."""
+    import jsonschema_rs
+
+    schemas = load_schemas(layer)
+    registry = jsonschema_rs.Registry([(s["$id"], s) for s in schemas.values()])
+    return jsonschema_rs.validator_for(schemas[schema_id], registry=registry)
+
+
+def _fast_valid(schema_id: str, layer: str, instance: Any) -> bool:
+    try:
+        return fast_validator(schema_id, layer).is_valid(instance)
+    except (ValueError, TypeError):  # not plain JSON (e.g. a generated upload): the Python validator decides
+        return False
+
+
 def first_violation(schema_id: str, instance: Any, layer: str = DOCUMENTED) -> Violation | None:
     """The most relevant error (jsonschema's best_match), or None when the instance conforms."""
+    if _fast_valid(schema_id, layer, instance):
+        return None
     error = jsonschema.exceptions.best_match(validator(schema_id, layer).iter_errors(instance))
     if error is None:
         return None
@@ -82,6 +101,8 @@ def first_violation(schema_id: str, instance: Any, layer: str = DOCUMENTED) -> V
 def violations(schema_id: str, instance: Any) -> list[Violation]:
     """The first documented violation, then the first upstream-only one (the upstream layer includes the
     documented one, so it is reported only when the documented layer holds)."""
+    if _fast_valid(schema_id, UPSTREAM, instance):
+        return []  # the upstream layer holds the documented one: valid there, valid everywhere
     documented = first_violation(schema_id, instance, DOCUMENTED)
     if documented is not None:
         return [documented]

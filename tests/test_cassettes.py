@@ -192,3 +192,16 @@ def test_an_echoed_key_reaches_no_message_report_or_cassette(tmp_path, mode):
         assert any(p.suffix == ".yaml" for p in written)
     for path in written:
         assert key not in path.read_text(errors="replace"), path
+
+
+def test_the_manifest_says_when_each_cassette_was_recorded(tmp_path):
+    from anyint_conformance.recording import read_manifest, write_manifest
+
+    for name in ("a/one.yaml", "a/two.yaml"):
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / name).write_text("interactions: []\n")
+    write_manifest(tmp_path, "t", "http://x/v1", "d", "0", "2026-01-01T00:00:00Z", ["a/one.yaml", "a/two.yaml"])
+    assert read_manifest(tmp_path)["recordings"] == {}  # a complete recording: one time for all
+    write_manifest(tmp_path, "t", "http://x/v1", "d", "0", "2026-02-02T00:00:00Z", ["a/two.yaml"])  # a partial re-recording
+    manifest = read_manifest(tmp_path)
+    assert manifest["recorded_at"] == "2026-02-02T00:00:00Z" and manifest["recordings"] == {"a/one.yaml": "2026-01-01T00:00:00Z"}

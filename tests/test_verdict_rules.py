@@ -131,3 +131,30 @@ def test_every_model_and_every_target_get_the_same_requests(tmp_path):
 @pytest.mark.parametrize("verdict", ["supported", "non-conforming", "broken", "unsupported"])
 def test_the_committed_matrix_has_each_kind_of_evidence(verdict):
     assert any(c["verdict"] == verdict and c.get("cassette") for c in MATRIX["cells"])
+
+
+def test_the_fast_validator_agrees_with_jsonschema_on_every_recorded_body():
+    """jsonschema-rs gives the fast yes; it must never say yes where Python's jsonschema says no."""
+    from anyint_conformance.schemas import fast_validator, validator
+
+    compared, disagreements = 0, []
+    for cassette in sorted({c["cassette"] for c in MATRIX["cells"] if c.get("cassette")}):
+        for interaction in yaml.load((ROOT / cassette).read_text(), Loader=LOADER)["interactions"]:
+            request, response = interaction["request"], interaction["response"]
+            op = _operation_for(request["method"], request["uri"])
+            if op is None or not 200 <= response["status"]["code"] < 300:
+                continue
+            expect = Expect.for_request(op, _request_body(request))
+            schema = expect.chunk_schema if expect.stream else expect.response_schema
+            if not schema:
+                continue
+            try:
+                bodies = _bodies(response, expect.stream)
+            except ValueError:
+                continue  # not JSON: judged broken before any schema
+            for body in bodies:
+                for layer in ("documented", "upstream"):
+                    compared += 1
+                    if fast_validator(schema, layer).is_valid(body) != validator(schema, layer).is_valid(body):
+                        disagreements.append((cassette, schema, layer))
+    assert compared > 500 and disagreements == []
