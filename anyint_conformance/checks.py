@@ -87,7 +87,7 @@ class Assessment:
             if f.severity is Severity.WARNING:
                 out.append(f)
             elif f.severity in (Severity.BROKEN, Severity.NONCONFORMING) and not f.decides(self.strict):
-                out.append(Finding(f.check, Severity.WARNING, f"{f.message} (upstream rule; decides only with --strict)", f.path, f.provenance, f.rule))
+                out.append(Finding(f.check, Severity.WARNING, f"{f.message} (an upstream rule: decides only in strict mode, --strict-upstream)", f.path, f.provenance, f.rule))
         return out
 
     @property

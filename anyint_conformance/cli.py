@@ -54,6 +54,7 @@ RUN_OPTIONS = (
     ("--poll-timeout", "S", float, "seconds a run / batch / video may take to finish", "60"),
     ("--request-timeout", "S", float, "seconds per request", "60"),
     ("--seed", "N", int, "base seed; changing it changes every generated request", "0"),
+    ("--expensive-examples", None, None, "also send examples on the expensive classes (images, speech, video)", "off: their probe only"),
     ("--declarations", "FILE", None, "a catalogue export (model -> routes, parameters) to confront with what was observed", "none: only what GET /models declares"),
     ("--strict", None, None, "upstream OpenAI rules decide verdicts too", "off: only the pages and the official SDK decide"),
     ("--no-expectations", None, None, "ignore suites/expectations/: judge every cell by the default rules", "off"),

@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Callable
 
 
-
 @dataclass(frozen=True)
 class RunConfig:
     mode: str  # replay | record | live

@@ -64,5 +64,8 @@ def family_verdict(cells: list[dict]) -> Verdict | None:
     judged = [c for c in cells if c.get("kind", "route") in SUMMARY_KINDS]
     if not judged:
         return None
-    ran = [c["verdict"] for c in judged if c["verdict"] != Verdict.UNTESTED.value]
+    # a lifecycle step that must be refused (a deleted file is gone) counts as working when it was refused,
+    # or accepted where only upstream OpenAI refuses: the family's question is "does it work?"
+    working = {Verdict.REJECTED.value: Verdict.SUPPORTED.value, Verdict.LENIENT.value: Verdict.SUPPORTED.value}
+    ran = [working.get(c["verdict"], c["verdict"]) for c in judged if c["verdict"] != Verdict.UNTESTED.value]
     return worst(ran) if ran else Verdict.UNTESTED

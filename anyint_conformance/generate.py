@@ -21,6 +21,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import json
+import threading
 import zlib
 from typing import Any, Iterator
 
@@ -70,12 +71,14 @@ def _inline(node: Any, schemas: dict[str, dict]) -> Any:
 def narrowed_schema(schema_id: str, overlay: dict | None, pinned: dict[str, Any]) -> dict:
     """The request schema with refs inlined, the overlay merged and the pinned fields made constant."""
     key = json.dumps([schema_id, overlay, pinned], sort_keys=True, default=str)
-    if key not in _NARROWED:
-        _NARROWED[key] = _narrowed(schema_id, overlay, pinned)
-    return _NARROWED[key]
+    with _LOCK:
+        if key not in _NARROWED:
+            _NARROWED[key] = _narrowed(schema_id, overlay, pinned)
+        return _NARROWED[key]
 
 
 _NARROWED: dict[str, dict] = {}
+_LOCK = threading.RLock()  # the caches below are filled once, by one thread at a time
 
 
 def _narrowed(schema_id: str, overlay: dict | None, pinned: dict[str, Any]) -> dict:
@@ -165,9 +168,10 @@ def explicit_bodies(operation: dict, overlay: dict | None, probe: dict, pinned: 
     """See _explicit; computed once per operation, overlay, probe and cap, and shared by every model."""
     drawing = {**pinned, "model": MODEL_PLACEHOLDER} if "model" in pinned else dict(pinned)
     key = json.dumps([operation["method"], operation["path"], overlay, probe, drawing, cap, sorted(uploads or {})], sort_keys=True, default=str)
-    if key not in _EXPLICIT:
-        _EXPLICIT[key] = _explicit(operation, overlay, probe, drawing, cap, uploads)
-    bodies = copy.deepcopy(_EXPLICIT[key])
+    with _LOCK:
+        if key not in _EXPLICIT:
+            _EXPLICIT[key] = _explicit(operation, overlay, probe, drawing, cap, uploads)
+        bodies = copy.deepcopy(_EXPLICIT[key])
     if "model" in pinned:
         for body in bodies:
             body["model"] = pinned["model"]
@@ -241,9 +245,10 @@ def draw_bodies(
     model = pinned.get("model")
     drawing = {**pinned, "model": MODEL_PLACEHOLDER} if "model" in pinned else dict(pinned)
     key = json.dumps([operation["method"], operation["path"], overlay, drawing, count, seed_value, sorted(uploads or {})], sort_keys=True, default=str)
-    if key not in _DRAWN:
-        _DRAWN[key] = _draw(operation, overlay, drawing, count, seed_value, uploads)
-    bodies = copy.deepcopy(_DRAWN[key])
+    with _LOCK:  # Hypothesis draws are not thread-safe (and _without_local_constants patches a module global)
+        if key not in _DRAWN:
+            _DRAWN[key] = _draw(operation, overlay, drawing, count, seed_value, uploads)
+        bodies = copy.deepcopy(_DRAWN[key])
     if "model" in pinned:
         for body in bodies:
             body["model"] = model

@@ -10,8 +10,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from anyint_conformance.verdicts import REDACTED
 from anyint_conformance.report import FORMAT, READABLE_VERSIONS, build_matrix, cell_key, column
+from anyint_conformance.verdicts import REDACTED
 
 TOP_KEYS = ("format", "version", "suite_version", "mode", "targets", "cells")
 CELL_KEYS = ("target", "model", "route", "parameter", "verdict")

@@ -183,13 +183,6 @@ def _raise(outcome: str, text: str) -> None:
     # PASS and WARN pass: the summary line counts the lenient cells (--strict-upstream fails them)
 
 
-def pytest_runtest_logreport(report):
-    if report.failed and report.when == "call":
-        session = getattr(report, "session", None)
-        if session is not None and session.shouldfail:
-            session.config.stash[ENGINE].stop()  # -x / --maxfail: start no further test
-
-
 def pytest_testnodedown(node, error):
     """pytest-xdist controller: collect the cells a worker recorded (workers write no reports)."""
     engine = node.config.stash.get(ENGINE, None)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from anyint_conformance.paths import TARGETS_FILE
+
 DEFAULT_TARGET = "anyint"
 
 

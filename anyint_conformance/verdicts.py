@@ -15,12 +15,12 @@ class Verdict(str, Enum):
     UNVERIFIED = "unverified"  # parameter cells: 2xx and conforming, but the effect was not (or cannot be) observed
     IGNORED = "ignored"  # parameter cells: 2xx and conforming, the promised effect is absent
     UNSUPPORTED = "unsupported"  # a refusal (4xx) of a valid request
-    NONCONFORMING = "non-conforming"  # 2xx that breaks a documented or SDK rule (upstream rules: only with --strict)
+    NONCONFORMING = "non-conforming"  # 2xx that breaks a documented or SDK rule (upstream rules: only in strict mode)
     BROKEN = "broken"  # 5xx, timeout, connection error, invalid JSON, wrong content type, a cut stream
     UNTESTED = "untested"  # not run: filtered, no key, budget spent, rate-limited, an earlier step failed
     # negative and auth cells: the contract is a refusal
     REJECTED = "rejected"  # refused (4xx) as the contract says
-    LENIENT = "lenient"  # accepted (2xx) what only upstream OpenAI refuses (decides only with --strict)
+    LENIENT = "lenient"  # accepted (2xx) what only upstream OpenAI refuses (decides only in strict mode)
     ACCEPTED = "accepted"  # accepted (2xx) what the page forbids; for credentials a security finding
 
 
@@ -48,7 +48,7 @@ MEANING = {
     Verdict.BROKEN: "5xx, timeout, connection error, invalid JSON, wrong content type, cut stream",
     Verdict.UNTESTED: "not run: filtered, no key, budget spent, rate-limited, or an earlier step produced nothing",
     Verdict.REJECTED: "invalid request or bad credentials refused as the contract says",
-    Verdict.LENIENT: "accepted an invalid request that only upstream OpenAI refuses (decides only with --strict)",
+    Verdict.LENIENT: "accepted an invalid request that only upstream OpenAI refuses (fails only in strict mode: --strict-upstream)",
     Verdict.ACCEPTED: "accepted an invalid request the page forbids; bad credentials answered 2xx (security finding)",
 }
 
@@ -79,7 +79,7 @@ REDACTED = "[anyint-conformance:redacted-credential]"
 
 class Severity(str, Enum):
     BROKEN = "broken"  # makes the exchange broken
-    NONCONFORMING = "non-conforming"  # makes the exchange non-conforming (an upstream rule: only with --strict)
+    NONCONFORMING = "non-conforming"  # makes the exchange non-conforming (an upstream rule: only in strict mode)
     WARNING = "warning"  # shown on the cell, decides nothing (a "when available" field left out, an upstream rule)
     NOTE = "note"  # a finding that does not decide support (a refusal without the OpenAI error envelope)
 
@@ -129,7 +129,7 @@ class Cell:
     reason: str
     status: int | None = None
     violation: dict | None = None  # first finding that decided the verdict, with its JSON path and provenance
-    warnings: list[dict] = field(default_factory=list)  # what decides nothing (upstream rules outside --strict)
+    warnings: list[dict] = field(default_factory=list)  # what decides nothing (upstream rules outside strict mode)
     notes: list[dict] = field(default_factory=list)
     request: dict | None = None  # the deciding request (secrets are scrubbed when reports are written)
     exchanges: int = 0  # requests sent for this cell

@@ -7,7 +7,6 @@ import pytest
 from anyint_conformance.suite import operation
 
 
-
 @pytest.mark.route("threads")
 def test_thread_run_lifecycle(conformance):
     with conformance.lifecycle() as life:

@@ -2,10 +2,9 @@
 from a recording fails the baseline with a readable diff."""
 
 import json
-
-import pytest
 import shutil
 
+import pytest
 import yaml
 
 from tests.fakeserver import FakeServer

@@ -138,7 +138,7 @@ def test_a_documented_violation_quotes_the_page_and_an_upstream_one_names_openai
     _, result = judge(server, client, "/stream-early-usage", STREAM)  # "can arrive near the end" is not a rule
     assert result.verdict is Verdict.SUPPORTED
     upstream = [w for w in result.warnings if w.provenance is Provenance.UPSTREAM]
-    assert upstream and "decides only with --strict" in upstream[0].message
+    assert upstream and "decides only in strict mode, --strict-upstream" in upstream[0].message
 
 
 def test_strict_mode_lets_upstream_rules_decide(server, client):

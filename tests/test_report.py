@@ -229,3 +229,15 @@ def test_a_version_1_file_loads_and_renders(tmp_path):
     md = render_markdown(loaded)
     assert "## Changes against the baseline" not in md and "| `vendor-0/a-rather-long-model-name-000-instruct` | " in md
     assert 'class="summary"' in html.render_html(loaded)
+
+
+def test_a_family_works_when_its_must_be_refused_steps_were_refused():
+    from anyint_conformance.families import family_verdict
+    from anyint_conformance.verdicts import Verdict
+
+    def step(verdict):
+        return {"kind": "lifecycle", "verdict": verdict}
+
+    assert family_verdict([step("supported"), step("rejected"), step("lenient")]) is Verdict.SUPPORTED  # "retrieve after delete" refused
+    assert family_verdict([step("supported"), step("rejected"), step("broken")]) is Verdict.BROKEN
+    assert family_verdict([step("untested")]) is Verdict.UNTESTED and family_verdict([]) is None

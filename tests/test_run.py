@@ -107,3 +107,16 @@ def test_the_plan_is_per_model_and_says_how_many_models(tmp_path):
 def test_the_summary_line_starts_a_line_of_its_own(tmp_path):
     result = run_pytest("suites/test_models.py", "--report-dir", str(tmp_path))
     assert any(line.startswith("anyint-conformance: ") for line in result.stdout.splitlines())
+
+
+def test_concurrent_replay_writes_the_same_matrix_as_a_sequential_one(tmp_path):
+    args = ("suites/test_chat_completions.py", "suites/test_files.py", "suites/test_negative.py", "--target", "litellm", "--no-expectations")
+    one = run_pytest(*args, "--report-dir", str(tmp_path / "one"))
+    many = run_pytest(*args, "--concurrency", "6", "--report-dir", str(tmp_path / "many"))
+    assert "Traceback" not in one.stdout + many.stdout
+    assert (tmp_path / "one" / "support-matrix.json").read_text() == (tmp_path / "many" / "support-matrix.json").read_text()
+
+
+def test_concurrency_and_xdist_do_not_mix(tmp_path):
+    result = run_pytest("suites/test_models.py", "--concurrency", "2", "-n", "2", "--report-dir", str(tmp_path))
+    assert result.returncode == 4 and "--concurrency and -n do not mix" in result.stdout + result.stderr

@@ -13,8 +13,8 @@ import pytest
 import yaml
 
 from anyint_conformance import oracle
-from anyint_conformance.recording import canonical_body, form_fields
 from anyint_conformance.checks import Expect
+from anyint_conformance.recording import canonical_body, form_fields
 from anyint_conformance.schemas import operation, sdk_type
 from tests.fakeserver import FakeServer
 from tests.helpers import ROOT, run_pytest
