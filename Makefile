@@ -65,8 +65,8 @@ record: $(VENV)/.installed
 	eval "$$(targets/local.sh env)" && $(PY) -m pytest suites -q $(addprefix --target ,$(RECORDED)) --record-mode=rewrite --no-expectations; \
 	$(PY) -m pytest suites -q --no-expectations
 
-# Benchmarks, on demand (not a test): replay speed vs bare VCR.py, validation throughput, live cost per
-# cell (local LiteLLM proxy) and scaling with xdist workers (a second LiteLLM on 127.0.0.1:14100).
+# Benchmarks, on demand (not a test): replay speed vs bare VCR.py, a 90-model catalogue replayed at 9/30/90
+# models, live speed-up at --concurrency 1/4/16 (a second LiteLLM on 127.0.0.1:14100, stopped by its PID).
 .PHONY: bench
 bench: $(VENV)/.installed
 	$(PY) benchmarks/bench.py
