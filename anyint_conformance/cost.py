@@ -69,7 +69,7 @@ class Prices:
         try:
             data = yaml.safe_load(Path(path).read_text())
         except (OSError, yaml.YAMLError) as exc:
-            raise PriceError(f"{path}: cannot read the price table: {exc}") from None
+            raise PriceError(f"{path}: cannot read the price table: {' '.join(str(exc).split())}") from None
         rows = data.get("prices") if isinstance(data, dict) else None
         if not isinstance(rows, list) or not rows:
             raise PriceError(f"{path}: a price table needs `prices:`, a list of {{class, model, per_request | per_1k_tokens}}")

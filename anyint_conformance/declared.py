@@ -103,7 +103,7 @@ def load_file(path: str | Path) -> dict[str, dict]:
     try:
         data = yaml.safe_load(Path(path).read_text())
     except (OSError, yaml.YAMLError) as exc:
-        raise ValueError(f"{path}: cannot read the declarations file: {exc}") from None
+        raise ValueError(f"{path}: cannot read the declarations file: {' '.join(str(exc).split())}") from None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise ValueError(f"{path}: a declarations file maps a model (or a target, then a model) to {{routes: [...], parameters: [...]}}")
     return data

@@ -90,6 +90,7 @@ class Engine:
         self.targets = self._targets()
         self.secrets = secrets_of({**self.profiles, **{t.name: t for t in self.targets}})
         self.prices = self._prices()
+        self.declarations = self._declarations()
         self.meter = Meter(self._price if self.prices else None)
         self.judging = Judging(strict=cfg.strict, secrets=tuple(self.secrets), timeout=cfg.request_timeout, token_cap=cfg.token_cap,
                                before_cell=self.over_budget)
@@ -129,6 +130,15 @@ class Engine:
         try:
             return Prices.load(self.cfg.prices) if self.cfg.prices else None
         except PriceError as exc:
+            raise TargetError(str(exc)) from None
+
+    def _declarations(self) -> dict:
+        """The --declarations file, read (and refused with one line) before anything is sent."""
+        from anyint_conformance.declared import load_file
+
+        try:
+            return load_file(self.cfg.declarations) if self.cfg.declarations else {}
+        except ValueError as exc:
             raise TargetError(str(exc)) from None
 
     def _price(self, request: httpx.Request) -> float:

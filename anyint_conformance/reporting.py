@@ -8,11 +8,10 @@ from __future__ import annotations
 
 from anyint_conformance import __version__
 from anyint_conformance import matrix as matrices
-from anyint_conformance.declared import confront, load_file, note_cells, unknown_keys
+from anyint_conformance.declared import confront, note_cells, unknown_keys
 from anyint_conformance.observed import carry_over, carry_targets
 from anyint_conformance.paths import shown
 from anyint_conformance.report import build_matrix
-from anyint_conformance.targets import TargetError
 from anyint_conformance.verdicts import Verdict
 
 
@@ -54,12 +53,7 @@ def write_run(engine, selected: bool) -> list[str]:
 def _declarations(engine, infos: dict, touched: list[str]) -> dict[str, dict[str, dict]]:
     """{target: {model: what it declares}}: the raw GET /models entry of every model this run saw (kept in
     the matrix's target info), merged with the --declarations file; carried-over targets keep theirs."""
-    extra: dict = {}
-    if engine.cfg.declarations:
-        try:
-            extra = load_file(engine.cfg.declarations)
-        except ValueError as exc:
-            raise TargetError(str(exc)) from None
+    extra = engine.declarations
     names = {t.name for t in engine.targets}
     for target in touched:
         found = engine.discovered.get(target)

@@ -120,3 +120,13 @@ def test_concurrent_replay_writes_the_same_matrix_as_a_sequential_one(tmp_path):
 def test_concurrency_and_xdist_do_not_mix(tmp_path):
     result = run_pytest("suites/test_models.py", "--concurrency", "2", "-n", "2", "--report-dir", str(tmp_path))
     assert result.returncode == 4 and "--concurrency and -n do not mix" in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("option", ["--prices", "--declarations"])
+def test_a_broken_option_file_is_one_line_before_anything_is_sent(tmp_path, option):
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("not: [valid")
+    result = run_pytest("suites/test_models.py", option, str(bad), "--report-dir", str(tmp_path / "r"))
+    lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
+    assert result.returncode == 4 and len(lines) == 1 and lines[0].startswith(f"ERROR: {bad}: cannot read the")
+    assert not (tmp_path / "r").exists()
