@@ -3,7 +3,8 @@
 Modes
   replay (default, `--record-mode` unset or none): answers come from cassettes/<target>/, the network
          is blocked, targets default to every target that has committed cassettes.
-  record (`--record-mode=once|rewrite|...`): a live target answers and VCR.py writes the cassettes;
+  record (`--record-mode=once|rewrite|...`): a live target answers and recording.py writes the
+         cassettes (VCR.py's format);
          the target defaults to `anyint`.
   live   (`--disable-recording`): a live target answers, nothing is written under cassettes/.
 """

@@ -5,8 +5,8 @@ may create a run but never finish it), a step whose input was never produced is 
 reason, created resources are deleted even when a later step fails (an explicit delete step counts),
 and polling is bounded by a configurable wait (replay passes a no-op sleep, so it never waits).
 
-Every step's body passes the run's cost narrowing; `requests(steps)` counts what a lifecycle can send,
-so the plan's bounds come from the steps themselves.
+Every step's body passes the run's cost narrowing; the plan's dry runs (plan.py) take every step, so
+its request bounds count lifecycles from the steps themselves.
 """
 
 from __future__ import annotations
