@@ -18,7 +18,7 @@ from pathlib import Path
 
 from anyint_conformance import matrix, report
 from anyint_conformance.families import FAMILIES, TARGET_WIDE
-from anyint_conformance.paths import REPORTS_DIR, SUITES_DIR
+from anyint_conformance.paths import REPORTS_DIR, SUITES_DIR, write_atomic
 from anyint_conformance.targets import TargetError, load_profiles
 
 SUITES = SUITES_DIR
@@ -146,7 +146,7 @@ def cmd_diff(args, _extra) -> int:
 
 def cmd_merge(args, _extra) -> int:
     merged = matrix.merge([matrix.load(p) for p in args.inputs], names=args.inputs)
-    Path(args.out).write_text(matrix.dumps(merged), encoding="utf-8")
+    write_atomic(args.out, matrix.dumps(merged))
     print(f"merged {len(args.inputs)} matrices ({len(merged['cells'])} cells) -> {args.out}")
     return 0
 

@@ -97,6 +97,9 @@ class Engine:
         self.expectations = Expectations.load() if cfg.expectations else Expectations({})
         self.discovered: dict[str, Discovery] = {}
         self.cells: list[Cell] = []
+        # why this run did not run to its end (a budget cut, a test that crashed, a lost worker; the plugin
+        # adds pytest's own stops): an incomplete run drops no cell it did not observe
+        self.incomplete: list[str] = []
         self.recorded_paths: dict[str, set[str]] = {}  # target -> cassettes this run wrote (relative to its folder)
         self._answering = answering  # a plan's imaginary server instead of the network
         self._connections: dict[str, httpx.BaseTransport] = {}
@@ -256,30 +259,40 @@ class Engine:
 
     def over_budget(self, route: str, model: str | None, requests: int) -> str | None:
         """Why the next cell (sending up to `requests` to `route`) must not be sent, or None."""
+        why = None
         budget = self.cfg.max_requests
         if budget and self.meter.requests >= budget:
-            return f"request budget exhausted ({self.meter.requests} of --max-requests {budget} sent)"
-        if self.cfg.budget and self.prices is not None:
+            why = f"request budget exhausted ({self.meter.requests} of --max-requests {budget} sent)"
+        elif self.cfg.budget and self.prices is not None:
             amount = requests * self.prices.per_request(route_class(route.split(" ", 1)[-1]), model, self.cfg.token_cap)
             if self.meter.spent + amount > self.cfg.budget + 1e-12:
                 currency = self.prices.currency
-                return (f"spend budget: this cell (up to {requests} priced requests, about {amount:.4f} {currency}) would pass --budget {self.cfg.budget:g} "
-                        f"({self.meter.spent:.4f} {currency} estimated so far)")
-        return None
+                why = (f"spend budget: this cell (up to {requests} priced requests, about {amount:.4f} {currency}) would pass --budget {self.cfg.budget:g} "
+                       f"({self.meter.spent:.4f} {currency} estimated so far)")
+        if why:
+            self.stopped_by("a budget was spent")
+        return why
+
+    def stopped_by(self, why: str) -> None:
+        """Note that the run did not run to its end (thread-safe, each reason once)."""
+        with self._lock:
+            if why not in self.incomplete:
+                self.incomplete.append(why)
 
     def cassette(self, path: Path, replay: bool = False) -> Cassette | None:
         """The cassette at `path` in this run's mode (None when live without recording). --record-mode
-        rewrite deletes a cassette before this run first records into it."""
+        rewrite starts a cassette empty the first time this run opens it; the recording on disk is replaced
+        only when the new one is saved (atomically), so an interrupted re-recording loses no cassette."""
         if self.live and not self.cfg.recording and not replay:
             return None
         mode = "none" if (replay or not self.cfg.recording) else self.cfg.record_mode
+        fresh = False
         if mode == "rewrite":
             with self._lock:
-                if path not in self._rewritten:
-                    path.unlink(missing_ok=True)
-                    self._rewritten.add(path)
+                fresh = path not in self._rewritten
+                self._rewritten.add(path)
             mode = "new_episodes"
-        return Cassette(path, mode, self.secrets, cache_dir=self.cfg.cassette_dir / ".cache" if mode == "none" else None)
+        return Cassette(path, mode, self.secrets, cache_dir=self.cfg.cassette_dir / ".cache" if mode == "none" else None, fresh=fresh)
 
     def close_cassette(self, cassette: Cassette | None, target: str) -> None:
         if cassette is None or not cassette.dirty:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from anyint_conformance.paths import EXPECTATIONS_DIR, ROOT
+from anyint_conformance.paths import EXPECTATIONS_DIR, ROOT, write_atomic
 
 
 def cell_label(model: str | None, route: str, parameter: str | None) -> str:
@@ -61,7 +61,7 @@ def write_from_matrix(matrix: dict, directory: Path = EXPECTATIONS_DIR) -> list[
             "# A run whose verdict differs from a line here fails with a diff; edit a line to require a\n"
             "# capability (e.g. set 'supported'). Known deviations (broken, non-conforming) show as xfail.\n"
         )
-        path.write_text(header + yaml.safe_dump({"target": target, "cells": dict(sorted(cells.items()))}, sort_keys=False, allow_unicode=True))
+        write_atomic(path, header + yaml.safe_dump({"target": target, "cells": dict(sorted(cells.items()))}, sort_keys=False, allow_unicode=True))
         written.append(path)
     return written
 

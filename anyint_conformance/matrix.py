@@ -10,6 +10,7 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from anyint_conformance.paths import write_atomic
 from anyint_conformance.report import FORMAT, READABLE_VERSIONS, build_matrix, cell_key, column
 from anyint_conformance.verdicts import REDACTED
 
@@ -181,7 +182,9 @@ def dumps(matrix: dict) -> str:
 
 
 def write(matrix: dict, report_dir: Path, secrets: list[str] = (), with_json: bool = True) -> list[Path]:
-    """support-matrix.json (the source), .md and .html, with every known key value scrubbed."""
+    """support-matrix.json (the source), .md and .html, with every known key value scrubbed. Every text is
+    rendered before any file is touched, and each file is replaced atomically: an interrupted write leaves
+    the earlier matrix, never a torn or partial one."""
     from anyint_conformance import html  # imported here: html is a heavier module that diff/merge never need
     from anyint_conformance.report import render_markdown
 
@@ -189,11 +192,9 @@ def write(matrix: dict, report_dir: Path, secrets: list[str] = (), with_json: bo
     outputs = {"support-matrix.md": render_markdown(matrix), "support-matrix.html": html.render_html(matrix)}
     if with_json:
         outputs = {"support-matrix.json": dumps(matrix), **outputs}
-    written = []
-    for name, text in outputs.items():
-        path = report_dir / name
-        for secret in secrets:
-            text = text.replace(secret, REDACTED)
-        path.write_text(text, encoding="utf-8")
-        written.append(path)
-    return written
+    for secret in secrets:
+        outputs = {name: text.replace(secret, REDACTED) for name, text in outputs.items()}
+    # the JSON (the source) last: the renderings never describe a matrix that is not on disk yet
+    order = [n for n in outputs if n != "support-matrix.json"] + [n for n in outputs if n == "support-matrix.json"]
+    written = {name: write_atomic(report_dir / name, outputs[name]) for name in order}
+    return [written[name] for name in outputs]

@@ -163,7 +163,11 @@ def pytest_pyfunc_call(pyfuncitem):
         return None
     __tracebackhide__ = True
     engine = pyfuncitem.config.stash[ENGINE]
-    result = engine.result(item_of(pyfuncitem, engine))
+    try:
+        result = engine.result(item_of(pyfuncitem, engine))
+    except BaseException:  # a crash or an interrupt inside a test: its cells are lost, the run is not complete
+        engine.stopped_by(f"{pyfuncitem.nodeid} did not finish")
+        raise
     engine.cells.extend(result.cells)  # the main thread only: threads hand their cells back in the Outcome
     outcome, text = outcomes.for_test(result.cells, lambda c: engine.expectations.expected(c.target, c.model, c.route, c.parameter), result.failure)
     _raise(outcome, engine.scrub(text))
@@ -187,7 +191,11 @@ def pytest_testnodedown(node, error):
     """pytest-xdist controller: collect the cells a worker recorded (workers write no reports)."""
     engine = node.config.stash.get(ENGINE, None)
     output = getattr(node, "workeroutput", {})
+    if engine is not None and error is not None:
+        engine.stopped_by(f"xdist worker {getattr(node, 'gateway', None) and node.gateway.id} was lost")
     if engine is not None:
+        for why in output.get("anyint_incomplete", []):
+            engine.stopped_by(why)
         engine.cells += [Cell(**c) for c in output.get("anyint_cells", [])]
         node.config.anyint_selected = getattr(node.config, "anyint_selected", False) or output.get("anyint_selected", False)
         for target, paths in output.get("anyint_recorded", {}).items():
@@ -208,11 +216,14 @@ def pytest_sessionfinish(session, exitstatus):
         config.workeroutput["anyint_selected"] = getattr(config, "anyint_selected", False)
         config.workeroutput["anyint_recorded"] = {t: sorted(p) for t, p in engine.recorded_paths.items()}
         config.workeroutput["anyint_requests"] = engine.meter.requests
+        config.workeroutput["anyint_incomplete"] = [*engine.incomplete, *_pytest_stops(session, exitstatus)]
         return
     if engine is None or not engine.cells:
         return
     from anyint_conformance.reporting import write_run
 
+    for why in _pytest_stops(session, exitstatus):
+        engine.stopped_by(why)
     lines = write_run(engine, selected=getattr(config, "anyint_selected", False))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
@@ -220,6 +231,20 @@ def pytest_sessionfinish(session, exitstatus):
             reporter.write("\n")
         for line in lines:
             reporter.write_line(line)
+
+
+def _pytest_stops(session, exitstatus) -> list[str]:
+    """Why pytest did not run every selected test to its end: an interrupt, -x / --maxfail, a crash."""
+    out = []
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        out.append("the run was interrupted")
+    elif exitstatus == pytest.ExitCode.INTERNAL_ERROR:
+        out.append("pytest crashed")
+    if session.shouldfail:
+        out.append(f"pytest stopped early ({session.shouldfail})")
+    elif session.shouldstop:
+        out.append(f"pytest stopped early ({session.shouldstop})")
+    return out
 
 
 def pytest_unconfigure(config):

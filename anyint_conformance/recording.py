@@ -29,7 +29,7 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import yaml
 
-from anyint_conformance.paths import CASSETTES_DIR
+from anyint_conformance.paths import CASSETTES_DIR, write_atomic
 from anyint_conformance.transport import INTERACTION, TRANSPORT_ERROR, describe_failure
 from anyint_conformance.verdicts import REDACTED
 
@@ -138,7 +138,7 @@ def _content_type(headers: dict) -> str:
 class Cassette:
     """One cassette file: its interactions, indexed by request key, played in recorded order per key."""
 
-    def __init__(self, path: Path, mode: str, secrets: list[str], cache_dir: Path | None = None):
+    def __init__(self, path: Path, mode: str, secrets: list[str], cache_dir: Path | None = None, fresh: bool = False):
         self.path, self.mode, self.secrets, self.cache_dir = Path(path), mode, list(secrets), cache_dir
         self.requests: list[dict] = []  # VCR.py's request records (body, headers, method, uri)
         self.responses: list[dict] = []
@@ -147,8 +147,8 @@ class Cassette:
         self._loaded = 0
         self.dirty = False
         self._lock = threading.Lock()
-        if mode == "all":
-            return  # records everything anew
+        if mode == "all" or fresh:
+            return  # records everything anew (the file on disk is replaced when this one is saved)
         if self.path.exists():
             self._load()
 
@@ -224,8 +224,7 @@ class Cassette:
         from vcr.serializers import yamlserializer
 
         requests = [Request(r["method"], r["uri"], r["body"], {k: v[0] if len(v) == 1 else v for k, v in r["headers"].items()}) for r in self.requests]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(serialize({"requests": requests, "responses": self.responses}, yamlserializer))
+        write_atomic(self.path, serialize({"requests": requests, "responses": self.responses}, yamlserializer))  # a kill never tears a cassette
         self.dirty = False
 
     def response(self, index: int, request: httpx.Request) -> httpx.Response:
@@ -434,5 +433,4 @@ def write_manifest(target_dir: Path, target: str, base_url: str, describes: str,
         "note": "Recorded live by the suite against this target; key values are scrubbed. Re-record with --record-mode=rewrite.",
         "recordings": dict(sorted((name, when) for name, when in times.items() if when != recorded_at)),
     }
-    path.write_text(yaml.safe_dump(data, sort_keys=False))
-    return path
+    return write_atomic(path, yaml.safe_dump(data, sort_keys=False))

@@ -16,7 +16,9 @@ from anyint_conformance.verdicts import Verdict
 
 
 def write_run(engine, selected: bool) -> list[str]:
-    """Write the run's matrix (merged with the one on disk: see observed.py) and return the summary lines."""
+    """Write the run's matrix (merged with the one on disk: see observed.py) and return the summary lines.
+    Only a complete run (not a selection, and run to its end: `engine.incomplete` is empty) may drop the
+    cells of a target that it no longer produces."""
     touched = sorted({c.target for c in engine.cells})
     infos = engine.write_manifests(touched)
     cells = [c.to_dict() for c in engine.cells]
@@ -29,7 +31,7 @@ def write_run(engine, selected: bool) -> list[str]:
             existing, note = None, f" (the earlier matrix was not kept: {exc})"
         if existing is not None:
             observed = len(cells)
-            cells = carry_over(existing["cells"], cells, set() if selected else set(touched))
+            cells = carry_over(existing["cells"], cells, set() if selected or engine.incomplete else set(touched))
             infos = carry_targets(existing["targets"], infos)
             if len(cells) > observed:
                 note = f" ({len(cells) - observed} cells this run did not observe kept from the earlier matrix)"
@@ -43,6 +45,8 @@ def write_run(engine, selected: bool) -> list[str]:
     paths = matrices.write(matrix, engine.cfg.report_dir, engine.secrets)
     answered = "answered from cassettes" if not engine.live else "sent"
     lines = [f"anyint-conformance: {len(engine.cells)} cells observed, {engine.meter.requests} requests {answered}{note} -> " + ", ".join(shown(p) for p in paths)]
+    if engine.incomplete:
+        lines.append(f"anyint-conformance: the run did not run to its end ({'; '.join(engine.incomplete)}): every cell it did not observe kept its earlier verdict")
     lenient = sum(c.verdict == Verdict.LENIENT.value for c in engine.cells)
     if lenient:
         lines.append(f"anyint-conformance: {lenient} cell(s) lenient: accepted what only upstream OpenAI refuses "
