@@ -19,10 +19,11 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 
 # the anyint-conformance command runs `pytest suites -q` with a progress bar, then prints the answer-first summary
 matrix: $(VENV)/.installed
-	$(PY) -m anyint_conformance.cli matrix
+	$(PY) -m anyint_conformance.faces.cli matrix
 
 test: $(VENV)/.installed browser
-	$(VENV)/bin/lint-imports --no-cache  # the floors of ARCHITECTURE.md
+	@# the floors of ARCHITECTURE.md; import-linter always colours its output: strip that for logs
+	@out=$$($(VENV)/bin/lint-imports --no-cache 2>&1); code=$$?; printf '%s\n' "$$out" | sed 's/\x1b\[[0-9;]*m//g'; exit $$code
 	$(PY) -m pytest -q --junitxml=reports/.scratch/junit.xml
 
 # The HTML report is checked in a real headless browser: $CHROMIUM (any Chrome/Chromium executable) or
@@ -47,11 +48,11 @@ live-smoke: $(VENV)/.installed
 
 # Re-derive schemas/*.json from schemas/tables/*.yaml (a test fails while they drift).
 schemas: $(VENV)/.installed
-	$(PY) -m anyint_conformance.derive
+	$(PY) -m anyint_conformance.contract.derive
 
 # Rewrite suites/expectations/<target>.yaml from the last matrix.
 expectations: $(VENV)/.installed
-	$(PY) -m anyint_conformance.expectations reports/support-matrix.json
+	$(PY) -m anyint_conformance.run.expectations reports/support-matrix.json
 
 targets-start:
 	targets/local.sh install && targets/local.sh start

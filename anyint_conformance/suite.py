@@ -1,7 +1,8 @@
-"""Small helpers suites use to declare what they test: operations, overlays from suites/overlays, cells.
+"""The suites' face: everything a suite imports (a contract checks that suites import nothing else).
 
-What an answer must be is not restated here: it comes from the operation (schemas/openapi.json) and
-the request (see checks.Expect.for_request).
+Suites declare what to test: operations, overlays from suites/overlays, cells, invalid requests. What
+an answer must be is not restated here: it comes from the operation (schemas/openapi.json) and the
+request (see checks.Expect.for_request).
 """
 
 from __future__ import annotations
@@ -10,11 +11,14 @@ from functools import lru_cache
 
 import yaml
 
-from anyint_conformance.cells import CellSpec
-from anyint_conformance.paths import OVERLAYS_DIR
-from anyint_conformance.schemas import operation
+from anyint_conformance.contract.derive import UPSTREAM
+from anyint_conformance.contract.schemas import load_schemas, operation
+from anyint_conformance.judging import negative
+from anyint_conformance.judging.cells import CellSpec
+from anyint_conformance.model.paths import OVERLAYS_DIR
+from anyint_conformance.model.verdicts import Provenance
 
-__all__ = ["operation", "overlay", "parameter_cell", "route_cell"]
+__all__ = ["Provenance", "negative", "negative_cases", "operation", "overlay", "parameter_cell", "route_cell"]
 
 
 @lru_cache(maxsize=None)
@@ -33,3 +37,14 @@ def parameter_cell(operation: dict, probe: dict, parameter: str, effect: str | N
     """One optional parameter against the minimal probe: one request. Supported only when `effect` (the
     documented effect) is observed; without an effect check the cell is `unverified`."""
     return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, files=files)
+
+
+def negative_cases(valid: dict[str, dict], extra: dict[str, list] | None = None) -> list[tuple[str, "negative.Mutation", str]]:
+    """(path, mutation, test id) for every invalid variant of each route's valid body: the mutations
+    derived from the route's request schema (its upstream layer, which carries every fact), then the
+    route's `extra` ones."""
+    out = []
+    for path in valid:
+        mutations = negative.from_schema(load_schemas(UPSTREAM)[operation(path)["request"]]) + list((extra or {}).get(path, []))
+        out += [(path, mutation, f"{path.strip('/').replace('/', '.')}:{mutation.name}") for mutation in mutations]
+    return out

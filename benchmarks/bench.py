@@ -113,7 +113,7 @@ import json, sys, time, pytest
 class Measure:
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection_finish(self, session):
-        from anyint_conformance.plugin import ENGINE, item_of
+        from anyint_conformance.faces.plugin import ENGINE, item_of
         engine = session.config.stash[ENGINE]
         items = [item_of(i, engine) for i in session.items if "conformance" in i.fixturenames]
         started = time.perf_counter()

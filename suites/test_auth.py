@@ -4,8 +4,7 @@ security finding."""
 
 import pytest
 
-from anyint_conformance.suite import operation
-from anyint_conformance.verdicts import Provenance
+from anyint_conformance.suite import Provenance, operation
 
 CHAT = operation("/chat/completions")
 MODELS = operation("/models", "GET")  # the Models API the docs point to

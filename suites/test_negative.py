@@ -9,10 +9,7 @@ A route the model does not have at all (its valid request answered 404/405/501) 
 
 import pytest
 
-from anyint_conformance import negative
-from anyint_conformance.derive import UPSTREAM
-from anyint_conformance.schemas import load_schemas
-from anyint_conformance.suite import operation
+from anyint_conformance.suite import negative, negative_cases, operation
 
 # route -> a valid body (model added per cell)
 VALID = {
@@ -34,17 +31,7 @@ CHAT_EXTRA = [
 ]
 
 
-def cases():
-    for path, valid in VALID.items():
-        op = operation(path)
-        mutations = negative.from_schema(load_schemas(UPSTREAM)[op["request"]])
-        if path == "/chat/completions":
-            mutations += CHAT_EXTRA
-        for mutation in mutations:
-            yield pytest.param(path, mutation, id=f"{path.strip('/').replace('/', '.')}:{mutation.name}")
-
-
 @pytest.mark.route("negative")
-@pytest.mark.parametrize("path, mutation", list(cases()))
+@pytest.mark.parametrize("path, mutation", [pytest.param(p, m, id=i) for p, m, i in negative_cases(VALID, {"/chat/completions": CHAT_EXTRA})])
 def test_invalid_request_is_refused(conformance, path, mutation):
     conformance.check_rejection(operation(path), VALID[path], mutation)

@@ -9,8 +9,8 @@ from pathlib import Path
 import httpx
 import pytest
 
-from anyint_conformance.recording import Cassette, CassetteMiss, CassetteTransport
-from anyint_conformance.verdicts import REDACTED
+from anyint_conformance.wire.recording import Cassette, CassetteMiss, CassetteTransport
+from anyint_conformance.model.verdicts import REDACTED
 from tests.fakeserver import FakeServer
 from tests.helpers import ROOT, run_pytest
 
@@ -195,7 +195,7 @@ def test_an_echoed_key_reaches_no_message_report_or_cassette(tmp_path, mode):
 
 
 def test_the_manifest_says_when_each_cassette_was_recorded(tmp_path):
-    from anyint_conformance.recording import read_manifest, write_manifest
+    from anyint_conformance.wire.recording import read_manifest, write_manifest
 
     for name in ("a/one.yaml", "a/two.yaml"):
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)

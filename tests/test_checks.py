@@ -10,10 +10,10 @@ import struct
 import httpx
 import pytest
 
-from anyint_conformance.checks import CHECKS, EFFECTS, Expect, Provenance, Severity, Unobservable, Verdict, assess, credential_reflected
-from anyint_conformance.schemas import operation
-from anyint_conformance.transport import Exchange, send
-from anyint_conformance.verdicts import REDACTED
+from anyint_conformance.judging.checks import CHECKS, EFFECTS, Expect, Provenance, Severity, Unobservable, Verdict, assess, credential_reflected
+from anyint_conformance.contract.schemas import operation
+from anyint_conformance.wire.transport import Exchange, send
+from anyint_conformance.model.verdicts import REDACTED
 from tests.fakeserver import FakeServer
 
 CHAT = operation("/chat/completions")
@@ -114,7 +114,7 @@ def test_check_classifies(server, client, path, expect, verdict, check, text):
 
 
 def test_a_body_our_schema_accepts_but_the_sdk_rejects_is_non_conforming_by_the_sdk(server, client):
-    from anyint_conformance.schemas import violations
+    from anyint_conformance.contract.schemas import violations
 
     ex, result = judge(server, client, "/sdk-rejects")
     assert violations("chat.response", ex.parsed) == []  # both layers of our schema accept it...
@@ -126,7 +126,7 @@ def test_the_sdk_parses_every_event_of_a_stream():
     chunk = {"id": "c1", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": {"content": "hi"}, "finish_reason": "done"}]}
     events = [json.dumps(chunk), "[DONE]"]
     ex = Exchange("POST", "u", {"stream": True}, stream=True, status=200, headers={"content-type": "text/event-stream"},
-                  events=[__import__("anyint_conformance.transport", fromlist=["SSEEvent"]).SSEEvent("message", e) for e in events])
+                  events=[__import__("anyint_conformance.wire.transport", fromlist=["SSEEvent"]).SSEEvent("message", e) for e in events])
     found = CHECKS["sse_sdk_parse"](ex, STREAM)
     assert found and found[0].provenance is Provenance.SDK and "finish_reason" in found[0].message and found[0].path == "$events[0]"
 
@@ -285,7 +285,7 @@ def test_image_and_audio_effects():
 
 
 def _stream(*chunks, finish=None):
-    from anyint_conformance.transport import SSEEvent
+    from anyint_conformance.wire.transport import SSEEvent
 
     events = []
     for i, calls in enumerate(chunks):

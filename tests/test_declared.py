@@ -2,7 +2,7 @@
 
 import json
 
-from anyint_conformance.declared import confront, interpret
+from anyint_conformance.reports.declared import confront, interpret
 from tests.fakeserver import FakeServer
 from tests.helpers import ROOT, run_pytest
 

@@ -2,8 +2,8 @@
 
 import pytest
 
-from anyint_conformance import generate
-from anyint_conformance.schemas import first_violation
+from anyint_conformance.contract import generate
+from anyint_conformance.contract.schemas import first_violation
 from anyint_conformance.suite import operation, overlay
 
 CHAT = operation("/chat/completions")

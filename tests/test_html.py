@@ -11,10 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from anyint_conformance import html, matrix, report
-from anyint_conformance.families import FAMILIES
-from anyint_conformance.report import build_matrix
-from anyint_conformance.verdicts import MEANING, SYMBOL
+from anyint_conformance.reports import html, matrix, report
+from anyint_conformance.model.families import FAMILIES
+from anyint_conformance.reports.report import build_matrix
+from anyint_conformance.model.verdicts import MEANING, SYMBOL
 from tests.test_report import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -57,7 +57,7 @@ def test_unknown_verdicts_still_render():
 
 def test_html_reads_verdicts_from_the_ground_floor():
     source = Path(html.__file__).read_text()
-    assert "anyint_conformance.checks" not in source and "from anyint_conformance.verdicts import Verdict" in source
+    assert "anyint_conformance.judging.checks" not in source and "from anyint_conformance.model.verdicts import Verdict" in source
 
 
 def test_the_legend_has_symbol_word_and_meaning_for_every_verdict():

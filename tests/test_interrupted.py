@@ -10,8 +10,8 @@ import shutil
 
 import pytest
 
-from anyint_conformance import matrix as matrices
-from anyint_conformance.paths import write_atomic
+from anyint_conformance.reports import matrix as matrices
+from anyint_conformance.model.paths import write_atomic
 from tests.helpers import ROOT, run_pytest
 
 COMMITTED = ROOT / "reports" / "support-matrix.json"
@@ -72,7 +72,7 @@ def test_a_matrix_whose_rendering_fails_writes_no_file(tmp_path, monkeypatch):
     m = matrices.load(COMMITTED)
     matrices.write(m, tmp_path)
     before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
-    from anyint_conformance import html
+    from anyint_conformance.reports import html
 
     monkeypatch.setattr(html, "render_html", lambda m: (_ for _ in ()).throw(RuntimeError("renderer died")))
     changed = {**m, "cells": m["cells"][:10]}

@@ -9,9 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from anyint_conformance import cli, matrix
-from anyint_conformance.families import FAMILIES
-from anyint_conformance.report import FORMAT, build_matrix
+from anyint_conformance.faces import cli
+
+from anyint_conformance.reports import matrix
+from anyint_conformance.model.families import FAMILIES
+from anyint_conformance.reports.report import FORMAT, build_matrix
 from tests.test_report import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,7 +236,7 @@ def test_help_documents_the_exit_codes(capsys):
 
 
 def test_the_installed_command_exits_2_on_a_missing_file(tmp_path):
-    result = subprocess.run([sys.executable, "-m", "anyint_conformance.cli", "render", str(tmp_path / "x.json")], capture_output=True, text=True)
+    result = subprocess.run([sys.executable, "-m", "anyint_conformance.faces.cli", "render", str(tmp_path / "x.json")], capture_output=True, text=True)
     assert result.returncode == 2 and result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
 
 
@@ -329,7 +331,7 @@ def test_summary_narrow_terminal_abbreviates_and_fits():
 
 def _run_matrix(tmp_path, *args):
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTEST_")}
-    return subprocess.run([sys.executable, "-m", "anyint_conformance.cli", "matrix", "--report-dir", str(tmp_path), *args],
+    return subprocess.run([sys.executable, "-m", "anyint_conformance.faces.cli", "matrix", "--report-dir", str(tmp_path), *args],
                           capture_output=True, text=True, cwd=tmp_path, env=env, timeout=300)
 
 

@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from anyint_conformance.plan import max_tokens_sent
+from anyint_conformance.run.plan import max_tokens_sent
 from tests.fakeserver import FakeServer
 from tests.helpers import run_pytest
 

@@ -7,10 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from anyint_conformance import html, matrix, report
-from anyint_conformance.families import FAMILIES, TARGET_WIDE
-from anyint_conformance.report import MD_LIMIT, build_matrix, md_size, render_markdown, summary_rows
-from anyint_conformance.verdicts import MEANING, SYMBOL
+from anyint_conformance.reports import html, matrix, report
+from anyint_conformance.model.families import FAMILIES, TARGET_WIDE
+from anyint_conformance.reports.report import MD_LIMIT, build_matrix, md_size, render_markdown, summary_rows
+from anyint_conformance.model.verdicts import MEANING, SYMBOL
 
 ROOT = Path(__file__).resolve().parent.parent
 REPORT = ROOT / "reports" / "support-matrix.json"
@@ -195,11 +195,11 @@ def test_reporting_modules_import_nothing_that_judges_or_sends(tmp_path):
     m.write_text(matrix.dumps(catalogue(n_models=2)))
     code = (
         "import sys\n"
-        "from anyint_conformance import cli, html, matrix, report\n"
+        "from anyint_conformance.faces import cli\nfrom anyint_conformance.reports import html, matrix, report\n"
         f"m = matrix.load({str(m)!r}); report.render_markdown(m); html.render_html(m); cli.summary(m)\n"
         f"matrix.write(m, __import__('pathlib').Path({str(tmp_path)!r}))\n"
-        "bad = [n for n in ('anyint_conformance.checks', 'anyint_conformance.plugin', 'anyint_conformance.transport',"
-        " 'anyint_conformance.cells', 'httpx', 'jsonschema') if n in sys.modules]\n"
+        "bad = [n for n in ('anyint_conformance.judging.checks', 'anyint_conformance.faces.plugin', 'anyint_conformance.wire.transport',"
+        " 'anyint_conformance.judging.cells', 'httpx', 'jsonschema') if n in sys.modules]\n"
         "assert not bad, bad\n"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
@@ -207,7 +207,8 @@ def test_reporting_modules_import_nothing_that_judges_or_sends(tmp_path):
 
 
 def test_reports_scrub_secrets_with_the_one_marker(tmp_path):
-    from anyint_conformance import recording, verdicts  # the test may import what sends; matrix.py must not
+    from anyint_conformance.wire import recording  # the test may import what sends; matrix.py must not
+    from anyint_conformance.model import verdicts
 
     assert matrix.REDACTED is verdicts.REDACTED and recording.REDACTED is verdicts.REDACTED  # one marker, on the ground floor
     m = catalogue(n_models=1, parameters=1, negatives=1)
@@ -232,8 +233,8 @@ def test_a_version_1_file_loads_and_renders(tmp_path):
 
 
 def test_a_family_works_when_its_must_be_refused_steps_were_refused():
-    from anyint_conformance.families import family_verdict
-    from anyint_conformance.verdicts import Verdict
+    from anyint_conformance.model.families import family_verdict
+    from anyint_conformance.model.verdicts import Verdict
 
     def step(verdict):
         return {"kind": "lifecycle", "verdict": verdict}

@@ -7,7 +7,7 @@ import shutil
 import pytest
 import yaml
 
-from anyint_conformance.observed import carry_over
+from anyint_conformance.reports.observed import carry_over
 from tests.helpers import ROOT, run_pytest
 
 COMMITTED = ROOT / "reports" / "support-matrix.json"

@@ -6,13 +6,13 @@ import re
 import pytest
 import yaml
 
-from anyint_conformance import derive
-from anyint_conformance.derive import UPSTREAM
-from anyint_conformance.schemas import first_violation, load_schemas, missing_when_available, violations
+from anyint_conformance.contract import derive
+from anyint_conformance.contract.derive import UPSTREAM
+from anyint_conformance.contract.schemas import first_violation, load_schemas, missing_when_available, violations
 
 
 def test_committed_schemas_match_a_fresh_derivation():
-    assert derive.drift() == [], "run: python -m anyint_conformance.derive"
+    assert derive.drift() == [], "run: python -m anyint_conformance.contract.derive"
 
 
 def test_drift_is_detected(tmp_path):

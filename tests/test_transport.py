@@ -4,7 +4,7 @@ import time
 
 import httpx
 
-from anyint_conformance.transport import ATTEMPTS, Meter, MeteredTransport, PacedTransport, RetryTransport, rate_limiter
+from anyint_conformance.wire.transport import ATTEMPTS, Meter, MeteredTransport, PacedTransport, RetryTransport, rate_limiter
 
 
 def answers(*statuses, retry_after="0"):

@@ -12,10 +12,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from anyint_conformance import oracle
-from anyint_conformance.checks import Expect
-from anyint_conformance.recording import canonical_body, form_fields
-from anyint_conformance.schemas import operation, sdk_type
+from anyint_conformance.judging import oracle
+from anyint_conformance.judging.checks import Expect
+from anyint_conformance.wire.recording import canonical_body, form_fields
+from anyint_conformance.contract.schemas import operation, sdk_type
 from tests.fakeserver import FakeServer
 from tests.helpers import ROOT, run_pytest
 
@@ -148,7 +148,7 @@ def test_the_committed_matrix_has_each_kind_of_evidence(verdict):
 
 def test_the_fast_validator_agrees_with_jsonschema_on_every_recorded_body():
     """jsonschema-rs gives the fast yes; it must never say yes where Python's jsonschema says no."""
-    from anyint_conformance.schemas import fast_validator, validator
+    from anyint_conformance.contract.schemas import fast_validator, validator
 
     compared, disagreements = 0, []
     for cassette, schema, body in _answered(MATRIX["cells"]):

@@ -17,9 +17,9 @@ from dataclasses import replace
 
 import httpx
 
-from anyint_conformance.cost import EXPENSIVE, paid, route_class
-from anyint_conformance.engine import EACH_MODEL, Engine
-from anyint_conformance.lifecycle import poll_attempts
+from anyint_conformance.run.cost import EXPENSIVE, paid, route_class
+from anyint_conformance.run.engine import EACH_MODEL, Engine
+from anyint_conformance.judging.lifecycle import poll_attempts
 
 
 class ImaginaryTarget(httpx.BaseTransport):

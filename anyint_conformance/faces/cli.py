@@ -1,6 +1,6 @@
 """The `anyint-conformance` command: run the matrix, plan a run, diff, merge and render matrices.
 
-This module is also a tiny pytest plugin (`-p anyint_conformance.cli`, loaded only by `matrix`): it
+This module is also a tiny pytest plugin (`-p anyint_conformance.faces.cli`, loaded only by `matrix`): it
 reports each finished test on a pipe the parent gave it, and the parent draws the progress bar. The
 parent draws it because pytest captures the child's own stdout/stderr while tests run.
 """
@@ -16,10 +16,10 @@ import tempfile
 import unicodedata
 from pathlib import Path
 
-from anyint_conformance import matrix, report
-from anyint_conformance.families import FAMILIES, TARGET_WIDE
-from anyint_conformance.paths import REPORTS_DIR, SUITES_DIR, write_atomic
-from anyint_conformance.targets import TargetError, load_profiles
+from anyint_conformance.reports import matrix, report
+from anyint_conformance.model.families import FAMILIES, TARGET_WIDE
+from anyint_conformance.model.paths import REPORTS_DIR, SUITES_DIR, write_atomic
+from anyint_conformance.run.targets import TargetError, load_profiles
 
 SUITES = SUITES_DIR
 PROGRESS_ENV = "ANYINT_CONFORMANCE_PROGRESS_FD"
@@ -206,7 +206,7 @@ def cmd_matrix(args, extra) -> int:
     report_file = Path(args.report_dir or REPORTS_DIR) / "support-matrix.json"
     before = report_file.stat().st_mtime_ns if report_file.exists() else None
     colour = ["--color=yes"] if sys.stdout.isatty() else []  # pytest writes to a file here, keep its colours
-    code = _pytest_with_progress([sys.executable, "-m", "pytest", str(SUITES), "-q", *colour, "-p", "anyint_conformance.cli", *_forwarded(args), *extra])
+    code = _pytest_with_progress([sys.executable, "-m", "pytest", str(SUITES), "-q", *colour, "-p", "anyint_conformance.faces.cli", *_forwarded(args), *extra])
     if report_file.exists() and report_file.stat().st_mtime_ns != before:  # never summarise a stale matrix
         try:
             width = shutil.get_terminal_size().columns if sys.stdout.isatty() else None  # a log is as wide as it needs

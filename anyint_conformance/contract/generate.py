@@ -30,8 +30,8 @@ from hypothesis import HealthCheck, Phase, given, seed, settings
 from hypothesis.internal.conjecture import providers as _providers
 from schemathesis.config import SchemathesisConfig
 
-from anyint_conformance.derive import ID_BASE, LAYER_DIRS, UPSTREAM
-from anyint_conformance.schemas import load_schemas, openapi, violations
+from anyint_conformance.contract.derive import ID_BASE, LAYER_DIRS, UPSTREAM
+from anyint_conformance.contract.schemas import load_schemas, openapi, violations
 
 # ascii, no NUL: the contract is about shapes; exotic text belongs to negative tests.
 _CONFIG = SchemathesisConfig.from_dict({"generation": {"codec": "ascii", "allow-x00": False}})

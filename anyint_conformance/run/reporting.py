@@ -7,12 +7,12 @@ the run was a selection); report.py, html.py and matrix.py only render and store
 from __future__ import annotations
 
 from anyint_conformance import __version__
-from anyint_conformance import matrix as matrices
-from anyint_conformance.declared import confront, note_cells, unknown_keys
-from anyint_conformance.observed import carry_over, carry_targets
-from anyint_conformance.paths import shown
-from anyint_conformance.report import build_matrix
-from anyint_conformance.verdicts import Verdict
+from anyint_conformance.reports import matrix as matrices
+from anyint_conformance.reports.declared import confront, note_cells, unknown_keys
+from anyint_conformance.reports.observed import carry_over, carry_targets
+from anyint_conformance.model.paths import shown
+from anyint_conformance.reports.report import build_matrix
+from anyint_conformance.model.verdicts import Verdict
 
 
 def write_run(engine, selected: bool) -> list[str]:

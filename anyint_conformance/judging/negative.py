@@ -12,9 +12,9 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from anyint_conformance.cells import Rejection
-from anyint_conformance.schemas import violations
-from anyint_conformance.verdicts import Finding, Provenance, Severity
+from anyint_conformance.judging.cells import Rejection
+from anyint_conformance.contract.schemas import violations
+from anyint_conformance.model.verdicts import Finding, Provenance, Severity
 
 _ABSENT = object()
 _NOT_JSON_RULE = Finding(

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import yaml
 
-from anyint_conformance.families import FAMILIES, TARGET_WIDE, family_verdict
+from anyint_conformance.model.families import FAMILIES, TARGET_WIDE, family_verdict
 
 # LiteLLM's model_info.mode -> the families it declares
 MODES = {

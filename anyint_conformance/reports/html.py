@@ -13,8 +13,8 @@ import json
 from html import escape as e
 from itertools import groupby
 
-from anyint_conformance.families import FAMILIES, TARGET_WIDE
-from anyint_conformance.report import (
+from anyint_conformance.model.families import FAMILIES, TARGET_WIDE
+from anyint_conformance.reports.report import (
     KINDS,
     MEANINGS,
     SYMBOLS,
@@ -29,7 +29,7 @@ from anyint_conformance.report import (
     summary_rows,
     verdict_order,
 )
-from anyint_conformance.verdicts import Verdict
+from anyint_conformance.model.verdicts import Verdict
 
 VERDICTS = [v.value for v in Verdict]
 # verdict: (background, text). Colour is a third cue beside the symbol and the word, never the only one.

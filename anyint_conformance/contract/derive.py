@@ -45,7 +45,7 @@ own nulls are never a documented violation. A fact may differ per derived schema
 Response tables name each derived schema with its purpose, or with `{purpose, sdk}`: the official
 `openai` type that must parse such a body (written as `x-sdk`; `[]` after it: `data` holds such items).
 
-Run `python -m anyint_conformance.derive` to rewrite schemas/*.json; `--check` only reports drift.
+Run `python -m anyint_conformance.contract.derive` to rewrite schemas/*.json; `--check` only reports drift.
 """
 
 from __future__ import annotations
@@ -59,7 +59,7 @@ from typing import Any
 
 import yaml
 
-from anyint_conformance.paths import ROOT, SCHEMAS_DIR, TABLES_DIR
+from anyint_conformance.model.paths import ROOT, SCHEMAS_DIR, TABLES_DIR
 
 # Never resolvable: schemas are loaded from disk into a registry, never fetched.
 ID_BASE = "https://schemas.anyint-conformance.invalid/"

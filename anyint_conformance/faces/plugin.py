@@ -14,12 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from anyint_conformance import outcomes
-from anyint_conformance.config import RunConfig
-from anyint_conformance.engine import Engine, Item, RunError
-from anyint_conformance.paths import CASSETTES_DIR, REPORTS_DIR, SUITES_DIR
-from anyint_conformance.targets import TargetError
-from anyint_conformance.verdicts import Cell
+from anyint_conformance.run import outcomes
+from anyint_conformance.run.config import RunConfig
+from anyint_conformance.run.engine import Engine, Item, RunError
+from anyint_conformance.model.paths import CASSETTES_DIR, REPORTS_DIR, SUITES_DIR
+from anyint_conformance.run.targets import TargetError
+from anyint_conformance.model.verdicts import Cell
 
 ENGINE = pytest.StashKey[Engine]()
 OPTIONS = (  # flag, pytest keyword arguments (help says the default)
@@ -149,7 +149,7 @@ def pytest_collection_finish(session):
     engine = session.config.stash[ENGINE]
     items = [i for i in session.items if "conformance" in getattr(i, "fixturenames", ())]
     if engine.cfg.plan:
-        from anyint_conformance.plan import print_plan
+        from anyint_conformance.run.plan import print_plan
 
         print_plan(session, engine, [item_of(i, engine) for i in items])
         session.items.clear()  # nothing is sent
@@ -220,7 +220,7 @@ def pytest_sessionfinish(session, exitstatus):
         return
     if engine is None or not engine.cells:
         return
-    from anyint_conformance.reporting import write_run
+    from anyint_conformance.run.reporting import write_run
 
     for why in _pytest_stops(session, exitstatus):
         engine.stopped_by(why)

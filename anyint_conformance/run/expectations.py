@@ -4,7 +4,7 @@ The can-i-deploy idea: a run whose verdict for a listed cell differs from the fi
 readable diff (a lost capability, a new breakage, or an improvement the file must learn). A listed
 deviation that still holds is reported as a known failure (xfail), never as a pass.
 
-    python -m anyint_conformance.expectations [reports/support-matrix.json]   # write them from a matrix
+    python -m anyint_conformance.run.expectations [reports/support-matrix.json]   # write them from a matrix
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from anyint_conformance.paths import EXPECTATIONS_DIR, ROOT, write_atomic
+from anyint_conformance.model.paths import EXPECTATIONS_DIR, ROOT, write_atomic
 
 
 def cell_label(model: str | None, route: str, parameter: str | None) -> str:
@@ -57,7 +57,7 @@ def write_from_matrix(matrix: dict, directory: Path = EXPECTATIONS_DIR) -> list[
         path = directory / f"{target}.yaml"
         header = (
             f"# Known verdicts for target {target}, written from a support matrix by\n"
-            "#   python -m anyint_conformance.expectations reports/support-matrix.json\n"
+            "#   python -m anyint_conformance.run.expectations reports/support-matrix.json\n"
             "# A run whose verdict differs from a line here fails with a diff; edit a line to require a\n"
             "# capability (e.g. set 'supported'). Known deviations (broken, non-conforming) show as xfail.\n"
         )

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
-from anyint_conformance.paths import TARGETS_FILE
+from anyint_conformance.model.paths import TARGETS_FILE
 
 DEFAULT_TARGET = "anyint"
 

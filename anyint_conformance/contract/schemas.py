@@ -16,7 +16,7 @@ from typing import Any, Iterator
 import jsonschema
 from referencing import Registry, Resource
 
-from anyint_conformance.derive import DOCUMENTED, LAYER_DIRS, SCHEMAS_DIR, UPSTREAM, response_targets
+from anyint_conformance.contract.derive import DOCUMENTED, LAYER_DIRS, SCHEMAS_DIR, UPSTREAM, response_targets
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from anyint_conformance.families import FAMILIES, SUMMARY_KINDS, TARGET_WIDE, family_verdict
-from anyint_conformance.verdicts import MEANING, SEVERITY_ORDER, SYMBOL, Verdict
+from anyint_conformance.model.families import FAMILIES, SUMMARY_KINDS, TARGET_WIDE, family_verdict
+from anyint_conformance.model.verdicts import MEANING, SEVERITY_ORDER, SYMBOL, Verdict
 
 FORMAT = "anyint-conformance/support-matrix"
 FORMAT_VERSION = 2

@@ -16,11 +16,11 @@ from typing import Any, Callable
 
 import httpx
 
-from anyint_conformance.cells import Judging, judge, with_effect
-from anyint_conformance.checks import Expect, assess_rejection, credential_reflected
-from anyint_conformance.generate import cap_tokens
-from anyint_conformance.transport import send
-from anyint_conformance.verdicts import Cell, Finding, Provenance, Severity, Verdict
+from anyint_conformance.judging.cells import Judging, judge, with_effect
+from anyint_conformance.judging.checks import Expect, assess_rejection, credential_reflected
+from anyint_conformance.contract.generate import cap_tokens
+from anyint_conformance.wire.transport import send
+from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict
 
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete", "requires_action"}
 GONE_RULE = Finding("gone", Severity.NONCONFORMING, "a deleted resource is gone", provenance=Provenance.UPSTREAM,
@@ -185,7 +185,7 @@ class Lifecycle:
 
 def _failed(result, reason: str, rule: str):
     """The poll's last (conforming) answer, with the failure that decided the cell as its first finding."""
-    from anyint_conformance.checks import Assessment
+    from anyint_conformance.judging.checks import Assessment
 
     finding = Finding("poll", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule=rule)
     return Assessment(Verdict.BROKEN, reason, [finding, *result.findings], result.strict)

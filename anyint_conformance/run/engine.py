@@ -19,12 +19,12 @@ from typing import Callable
 import httpx
 
 from anyint_conformance import __version__
-from anyint_conformance.cells import Judging
-from anyint_conformance.config import RunConfig
-from anyint_conformance.cost import PriceError, Prices, request_price, route_class
-from anyint_conformance.expectations import Expectations
-from anyint_conformance.paths import shown
-from anyint_conformance.recording import (
+from anyint_conformance.judging.cells import Judging
+from anyint_conformance.run.config import RunConfig
+from anyint_conformance.run.cost import PriceError, Prices, request_price, route_class
+from anyint_conformance.run.expectations import Expectations
+from anyint_conformance.model.paths import shown
+from anyint_conformance.wire.recording import (
     Cassette,
     CassetteMiss,
     CassetteTransport,
@@ -34,9 +34,9 @@ from anyint_conformance.recording import (
     scrub_text,
     write_manifest,
 )
-from anyint_conformance.targets import DEFAULT_TARGET, Target, TargetError, adhoc_target, load_profiles, model_ids, secrets_of
-from anyint_conformance.transport import Exchange, Meter, policies, rate_limiter, send, ssl_context
-from anyint_conformance.verdicts import Cell, Verdict
+from anyint_conformance.run.targets import DEFAULT_TARGET, Target, TargetError, adhoc_target, load_profiles, model_ids, secrets_of
+from anyint_conformance.wire.transport import Exchange, Meter, policies, rate_limiter, send, ssl_context
+from anyint_conformance.model.verdicts import Cell, Verdict
 
 EACH_MODEL = "(each model)"  # a plan's row for a target whose models are not known without asking it
 
@@ -137,7 +137,7 @@ class Engine:
 
     def _declarations(self) -> dict:
         """The --declarations file, read (and refused with one line) before anything is sent."""
-        from anyint_conformance.declared import load_file
+        from anyint_conformance.reports.declared import load_file
 
         try:
             return load_file(self.cfg.declarations) if self.cfg.declarations else {}
@@ -334,7 +334,7 @@ class Engine:
     def run_item(self, item) -> Outcome:
         """Run one test's suite function with a Runner inside its cassette; a recording problem becomes an
         untested cell and a failure that says what to do (never VCR.py's or httpx's own message)."""
-        from anyint_conformance.runner import Runner
+        from anyint_conformance.run.runner import Runner
 
         cassette = None
         runner = None

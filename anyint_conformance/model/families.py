@@ -6,7 +6,7 @@ marker, refined by path); `family_verdict` folds a family's route and lifecycle 
 
 from __future__ import annotations
 
-from anyint_conformance.verdicts import Verdict, worst
+from anyint_conformance.model.verdicts import Verdict, worst
 
 FAMILIES = (
     "chat",

@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 from urllib.parse import urlsplit
 
-from anyint_conformance import oracle
-from anyint_conformance.schemas import answer_for, missing_when_available, sdk_type, violations
-from anyint_conformance.transport import DONE, Exchange, is_json_value
-from anyint_conformance.verdicts import REDACTED, Finding, Provenance, Severity, Verdict, worst
+from anyint_conformance.judging import oracle
+from anyint_conformance.contract.schemas import answer_for, missing_when_available, sdk_type, violations
+from anyint_conformance.wire.transport import DONE, Exchange, is_json_value
+from anyint_conformance.model.verdicts import REDACTED, Finding, Provenance, Severity, Verdict, worst
 
 DOC, SDK, UP, HTTP = Provenance.DOCUMENTED, Provenance.SDK, Provenance.UPSTREAM, Provenance.HTTP
 

@@ -11,17 +11,17 @@ from dataclasses import replace
 
 import httpx
 
-from anyint_conformance import sdk
-from anyint_conformance.cells import CellSpec, Rejection, judge, run_cell, run_rejection_cell
-from anyint_conformance.checks import Expect
-from anyint_conformance.cost import EXPENSIVE, route_class
-from anyint_conformance.families import family_of
-from anyint_conformance.generate import cap_tokens
-from anyint_conformance.lifecycle import Lifecycle, Settings
-from anyint_conformance.negative import Mutation
-from anyint_conformance.paths import shown
-from anyint_conformance.schemas import operation as documented_operation
-from anyint_conformance.verdicts import Cell, Finding, Provenance, Severity, Verdict
+from anyint_conformance.judging import sdk
+from anyint_conformance.judging.cells import CellSpec, Rejection, judge, run_cell, run_rejection_cell
+from anyint_conformance.judging.checks import Expect
+from anyint_conformance.run.cost import EXPENSIVE, route_class
+from anyint_conformance.model.families import family_of
+from anyint_conformance.contract.generate import cap_tokens
+from anyint_conformance.judging.lifecycle import Lifecycle, Settings
+from anyint_conformance.judging.negative import Mutation
+from anyint_conformance.model.paths import shown
+from anyint_conformance.contract.schemas import operation as documented_operation
+from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict
 
 CHAT_ROUTE = "POST /chat/completions"
 

@@ -11,8 +11,8 @@ import httpx
 import httpx2
 import openai
 
-from anyint_conformance.transport import INTERACTION
-from anyint_conformance.verdicts import Finding, Provenance, Severity, Verdict
+from anyint_conformance.wire.transport import INTERACTION
+from anyint_conformance.model.verdicts import Finding, Provenance, Severity, Verdict
 
 PARAMETER = "openai-python example"
 RULE = "000_c0a4473b350488b6.txt / Python example (the official openai SDK, base_url set to the gateway)"

@@ -29,9 +29,9 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import yaml
 
-from anyint_conformance.paths import CASSETTES_DIR, write_atomic
-from anyint_conformance.transport import INTERACTION, TRANSPORT_ERROR, describe_failure
-from anyint_conformance.verdicts import REDACTED
+from anyint_conformance.model.paths import CASSETTES_DIR, write_atomic
+from anyint_conformance.wire.transport import INTERACTION, TRANSPORT_ERROR, describe_failure
+from anyint_conformance.model.verdicts import REDACTED
 
 MANIFEST = "target.yaml"
 SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie", "x-litellm-key")

@@ -13,10 +13,10 @@ from typing import Any, Callable
 
 import httpx
 
-from anyint_conformance import generate
-from anyint_conformance.checks import EFFECTS, Assessment, Expect, Unobservable, assess, assess_rejection, credential_reflected
-from anyint_conformance.transport import Exchange, send
-from anyint_conformance.verdicts import Cell, Finding, Provenance, Severity, Verdict, worst
+from anyint_conformance.contract import generate
+from anyint_conformance.judging.checks import EFFECTS, Assessment, Expect, Unobservable, assess, assess_rejection, credential_reflected
+from anyint_conformance.wire.transport import Exchange, send
+from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict, worst
 
 
 @dataclass(frozen=True)

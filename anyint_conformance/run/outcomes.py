@@ -20,7 +20,7 @@ a security finding fails unless the baseline knows it.
 
 from __future__ import annotations
 
-from anyint_conformance.verdicts import Cell, Verdict
+from anyint_conformance.model.verdicts import Cell, Verdict
 
 PASS, SKIP, XFAIL, FAIL, WARN = "pass", "skip", "xfail", "fail", "warn"  # warn: a pass with a warning
 FAILING = (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.ACCEPTED)

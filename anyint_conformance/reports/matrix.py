@@ -10,9 +10,9 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from anyint_conformance.paths import write_atomic
-from anyint_conformance.report import FORMAT, READABLE_VERSIONS, build_matrix, cell_key, column
-from anyint_conformance.verdicts import REDACTED
+from anyint_conformance.model.paths import write_atomic
+from anyint_conformance.reports.report import FORMAT, READABLE_VERSIONS, build_matrix, cell_key, column
+from anyint_conformance.model.verdicts import REDACTED
 
 TOP_KEYS = ("format", "version", "suite_version", "mode", "targets", "cells")
 CELL_KEYS = ("target", "model", "route", "parameter", "verdict")
@@ -185,8 +185,8 @@ def write(matrix: dict, report_dir: Path, secrets: list[str] = (), with_json: bo
     """support-matrix.json (the source), .md and .html, with every known key value scrubbed. Every text is
     rendered before any file is touched, and each file is replaced atomically: an interrupted write leaves
     the earlier matrix, never a torn or partial one."""
-    from anyint_conformance import html  # imported here: html is a heavier module that diff/merge never need
-    from anyint_conformance.report import render_markdown
+    from anyint_conformance.reports import html  # imported here: html is a heavier module that diff/merge never need
+    from anyint_conformance.reports.report import render_markdown
 
     report_dir.mkdir(parents=True, exist_ok=True)
     outputs = {"support-matrix.md": render_markdown(matrix), "support-matrix.html": html.render_html(matrix)}
