@@ -12,12 +12,19 @@ def test_recognised_keys_map_to_families_and_parameters_and_the_rest_is_shown():
                          "capabilities": {"vision": True, "streaming": False}, "x-vendor-tier": "gold"})
     assert meaning["families"] == {"embeddings": True, "chat stream": False} and meaning["exclusive"] is True
     assert meaning["parameters"] == ["temperature", "tools"]
-    assert meaning["unknown"] == {"x-vendor-tier": "gold"}
+    # a capability this version does not map is shown as it is, never dropped
+    assert meaning["unknown"] == {"x-vendor-tier": "gold", "capabilities.vision": True}
     assert interpret({"architecture": {"modality": "text->text"}})["families"] == {"chat": True}
 
 
 def _cell(family, verdict, kind="route", parameter=None):
     return {"target": "t", "model": "m", "route": "POST /x", "parameter": parameter, "family": family, "kind": kind, "verdict": verdict, "notes": []}
+
+
+def test_a_security_finding_is_no_contradiction_of_what_a_model_declares():
+    echoed = {**_cell("chat", "non-conforming"), "security": True}  # the answer carried the caller's key back
+    assert confront([echoed], {"t": {"m": {"mode": "chat"}}}) == []
+    assert confront([_cell("chat", "non-conforming")], {"t": {"m": {"mode": "chat"}}})  # without it, it is one
 
 
 def test_contradictions_both_ways():

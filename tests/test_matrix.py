@@ -260,9 +260,9 @@ def test_plan_passes_its_arguments_to_pytest(monkeypatch):
 def test_help_lists_every_run_option_with_its_default(command, capsys):
     assert cli.main([command, "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())  # argparse wraps lines
-    for flag, metavar, _, _, default in cli.RUN_OPTIONS:
-        assert (f"{flag} {metavar}" if metavar else flag) in out
-        assert f"(default: {' '.join(default.split())})" in out, flag
+    for option in cli.RUN_OPTIONS:
+        assert (f"{option.cli_flag} {option.metavar}" if option.metavar else option.cli_flag) in out
+        assert " ".join(option.described.split()) in out, option.flag
     for flag in ("--target", "--model", "--examples", "--token-cap", "--max-requests", "--rps", "--retries", "--poll-timeout",
                  "--request-timeout", "--seed", "--no-expectations", "--strict", "--budget", "--prices", "--concurrency"):
         assert f"{flag} " in out, flag
@@ -273,7 +273,7 @@ def test_options_are_forwarded_only_when_given_then_the_rest(monkeypatch):
     calls = []
     monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd[4:]) or 0)
     assert cli.main(["plan", "-k", "chat", "--model", "a", "--strict", "--examples", "2", "--model", "b", "--budget", "1.50", "-n", "2"]) == 0
-    assert calls == [["--anyint-plan", "--model", "a", "--model", "b", "--examples", "2", "--budget", "1.50", "--strict-upstream", "-k", "chat", "-n", "2"]]
+    assert calls == [["--anyint-plan", "--model", "a", "--model", "b", "--examples", "2", "--strict-upstream", "--budget", "1.50", "-k", "chat", "-n", "2"]]
     calls.clear()
     assert cli.main(["plan"]) == 0 and calls == [["--anyint-plan"]]  # no defaults invented here: the plugin owns them
 

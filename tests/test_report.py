@@ -210,12 +210,12 @@ def test_reports_scrub_secrets_with_the_one_marker(tmp_path):
     from anyint_conformance.wire import recording  # the test may import what sends; matrix.py must not
     from anyint_conformance.model import verdicts
 
-    assert matrix.REDACTED is verdicts.REDACTED and recording.REDACTED is verdicts.REDACTED  # one marker, on the ground floor
+    assert matrix.scrub is verdicts.scrub and recording.scrub is verdicts.scrub  # one scrubbing, one marker, on the ground floor
     m = catalogue(n_models=1, parameters=1, negatives=1)
     m["cells"][0]["reason"] = "echoed sk-secret-123"
     for path in matrix.write(m, tmp_path, secrets=["sk-secret-123"]):
         text = path.read_text()
-        assert "sk-secret-123" not in text and (path.suffix == ".md" or matrix.REDACTED in text)
+        assert "sk-secret-123" not in text and (path.suffix == ".md" or verdicts.REDACTED in text)
 
 
 def test_a_version_1_file_loads_and_renders(tmp_path):

@@ -133,14 +133,6 @@ def cell_seed(route: str, parameter: str = "", base: int = 0) -> int:
 MODEL_PLACEHOLDER = "anyint-conformance-model"
 
 
-def cap_tokens(body: Any, cap: int) -> Any:
-    """The cost narrowing every body passes: an integer `max_tokens` above the cap is lowered to it
-    (anything else, e.g. a deliberately wrong type in a negative case, is left as it is)."""
-    if isinstance(body, dict) and isinstance(body.get("max_tokens"), int) and not isinstance(body["max_tokens"], bool) and body["max_tokens"] > cap:
-        return {**body, "max_tokens": cap}
-    return body
-
-
 def without_capabilities(operation: dict, overlay: dict | None, probe: dict) -> dict:
     """The overlay that also leaves out every field the page qualifies with "when supported" (and the
     probe does not send): a route cell tests the route, each optional capability is a parameter cell of
@@ -164,13 +156,13 @@ def _fits(schema: dict, name: str, value: Any) -> bool:
     return jsonschema.Draft202012Validator(prop).is_valid(value)
 
 
-def explicit_bodies(operation: dict, overlay: dict | None, probe: dict, pinned: dict[str, Any], cap: int, uploads: dict | None = None) -> list[dict]:
-    """See _explicit; computed once per operation, overlay, probe and cap, and shared by every model."""
+def explicit_bodies(operation: dict, overlay: dict | None, probe: dict, pinned: dict[str, Any], uploads: dict | None = None) -> list[dict]:
+    """See _explicit; computed once per operation, overlay and probe, and shared by every model."""
     drawing = {**pinned, "model": MODEL_PLACEHOLDER} if "model" in pinned else dict(pinned)
-    key = json.dumps([operation["method"], operation["path"], overlay, probe, drawing, cap, sorted(uploads or {})], sort_keys=True, default=str)
+    key = json.dumps([operation["method"], operation["path"], overlay, probe, drawing, sorted(uploads or {})], sort_keys=True, default=str)
     with _LOCK:
         if key not in _EXPLICIT:
-            _EXPLICIT[key] = _explicit(operation, overlay, probe, drawing, cap, uploads)
+            _EXPLICIT[key] = _explicit(operation, overlay, probe, drawing, uploads)
         bodies = copy.deepcopy(_EXPLICIT[key])
     if "model" in pinned:
         for body in bodies:
@@ -181,12 +173,21 @@ def explicit_bodies(operation: dict, overlay: dict | None, probe: dict, pinned: 
 _EXPLICIT: dict[str, list[dict]] = {}
 
 
-def _explicit(operation: dict, overlay: dict | None, probe: dict, pinned: dict[str, Any], cap: int, uploads: dict | None = None) -> list[dict]:
+def _within(schema: dict, name: str, value: Any) -> Any:
+    """An integer example brought within the narrowed property's bounds (the page's max_tokens 512 under a
+    cost overlay's maximum), so the page's own value is sent at the largest size the overlay allows."""
+    prop = schema.get("properties", {}).get(name)
+    if not isinstance(value, int) or isinstance(value, bool) or not isinstance(prop, dict):
+        return value
+    return max(min(value, prop.get("maximum", value)), prop.get("minimum", value))
+
+
+def _explicit(operation: dict, overlay: dict | None, probe: dict, pinned: dict[str, Any], uploads: dict | None = None) -> list[dict]:
     """The page's own example values, then both forms of every "string or array" field, before anything
     is drawn: deterministic, the same for every model, comparable across targets.
 
     The first body is the probe with every documented example the narrowed schema admits (cost fields
-    capped; fields the page marks "when supported" are parameter cells of their own and left out). Each
+    brought within the overlay's bounds; fields the page marks "when supported" are parameter cells of their own and left out). Each
     "string or array" field then gets one body with a single string and one with an array of two. Bodies
     equal to the probe are dropped; every body is valid against both layers of the request schema."""
     request_id = operation["request"]
@@ -196,7 +197,7 @@ def _explicit(operation: dict, overlay: dict | None, probe: dict, pinned: dict[s
     for name, prop in documented.items():
         if name in pinned or not prop.get("examples") or "when supported" in prop.get("description", ""):
             continue
-        value = cap_tokens({name: copy.deepcopy(prop["examples"][0])}, cap)[name]
+        value = _within(narrowed, name, copy.deepcopy(prop["examples"][0]))
         if _fits(narrowed, name, value):
             base[name] = value
     bodies = [base]

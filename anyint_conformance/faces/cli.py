@@ -19,6 +19,7 @@ from pathlib import Path
 from anyint_conformance.reports import matrix, report
 from anyint_conformance.model.families import FAMILIES, TARGET_WIDE
 from anyint_conformance.model.paths import REPORTS_DIR, SUITES_DIR, write_atomic
+from anyint_conformance.run.config import OPTIONS
 from anyint_conformance.run.targets import TargetError, load_profiles
 
 SUITES = SUITES_DIR
@@ -34,38 +35,9 @@ def _checked(kind):
     return check
 
 
-# The pytest plugin's options (plugin.pytest_addoption; --record-mode and --disable-recording are
-# pytest-recording's): flag, metavar (None: a switch), type, help, the default the plugin applies.
-# argparse's own default stays None and only what was given is forwarded: the plugin decides defaults.
-RUN_OPTIONS = (
-    ("--target", "NAME", None, "target profile from targets.yaml (repeatable)", "replay: every target with cassettes; live: anyint"),
-    ("--model", "ID", None, "model to test (repeatable; target:id for one target's)", "every model GET /models lists"),
-    ("--base-url", "URL", None, "any OpenAI-compatible base URL to test instead of a profile", "none"),
-    ("--key-env", "VAR", None, "with --base-url: the environment variable that holds the key", "none: no key sent"),
-    ("--target-name", "NAME", None, "with --base-url: the name for cassettes and reports", "from the URL's host"),
-    ("--examples", "N", int, "Hypothesis examples per route cell, only behind a supported probe", "4"),
-    ("--token-cap", "N", int, "upper bound of max_tokens in every probe and generated body", "16"),
-    ("--max-requests", "N", int, "request budget: after N requests the rest of the run is untested", "no limit"),
-    ("--budget", "AMOUNT", float, "spend budget: stop sending once the cost estimated with --prices reaches AMOUNT; the rest is untested", "no limit"),
-    ("--prices", "FILE", None, "per-model prices that --budget estimates the cost with", "none"),
-    ("--concurrency", "N", int, "requests in flight at once", "1"),
-    ("--rps", "R", float, "requests per second per target, shared by xdist workers", "unlimited"),
-    ("--retries", "N", int, "retries of a 429, honouring Retry-After up to 30 s (replay never waits)", "2"),
-    ("--poll-timeout", "S", float, "seconds a run / batch / video may take to finish", "60"),
-    ("--request-timeout", "S", float, "seconds per request", "60"),
-    ("--seed", "N", int, "base seed; changing it changes every generated request", "0"),
-    ("--expensive-examples", None, None, "also send examples on the expensive classes (images, speech, video)", "off: their probe only"),
-    ("--declarations", "FILE", None, "a catalogue export (model -> routes, parameters) to confront with what was observed", "none: only what GET /models declares"),
-    ("--strict", None, None, "upstream OpenAI rules decide verdicts too", "off: only the pages and the official SDK decide"),
-    ("--no-expectations", None, None, "ignore suites/expectations/: judge every cell by the default rules", "off"),
-    ("--report-dir", "DIR", None, "where support-matrix.{json,md,html} are written", "reports/"),
-    ("--cassette-dir", "DIR", None, "root of the cassettes, one folder per target", "cassettes/"),
-    ("--record-mode", "MODE", None, "pytest-recording: once | new_episodes | all | rewrite (live, recorded) or none", "none: replay"),
-    ("--disable-recording", None, None, "live, nothing recorded", "off: replay"),
-)
-REPEATABLE = ("--target", "--model")
-# the command's name -> the plugin's (pytest itself owns --strict)
-PYTEST_FLAG = {"--strict": "--strict-upstream"}
+# The run's options (run/config.OPTIONS, the one table): the command forwards what was given to pytest,
+# which applies the defaults; argparse's own default stays None. pytest owns --strict: ours is --strict-upstream.
+RUN_OPTIONS = [o for o in OPTIONS if o.cli_flag is not None]
 
 EPILOG = """\
 exit codes:
@@ -119,12 +91,12 @@ def _parser() -> argparse.ArgumentParser:
     ):
         # no abbreviations: a pytest option such as --rec must reach pytest, not become --record-mode
         p = command(name, run, help, allow_abbrev=False)
-        for flag, metavar, kind, text, default in RUN_OPTIONS:
-            if metavar is None:
-                p.add_argument(flag, action="store_true", default=None, help=f"{text} (default: {default})")
+        for o in RUN_OPTIONS:
+            if o.kind is bool:
+                p.add_argument(o.cli_flag, dest=o.name, action="store_true", default=None, help=o.described)
             else:
-                p.add_argument(flag, metavar=metavar, type=_checked(kind) if kind else None, action="append" if flag in REPEATABLE else None,
-                               help=f"{text} (default: {default})")
+                p.add_argument(o.cli_flag, dest=o.name, metavar=o.metavar, type=_checked(o.kind) if o.kind in (int, float) else None,
+                               action="append" if o.repeatable else None, help=o.described)
     p = command("diff", cmd_diff, "show cells gained, lost and changed between two matrices")
     p.add_argument("before", metavar="BEFORE.json")
     p.add_argument("after", metavar="AFTER.json")
@@ -163,28 +135,27 @@ def cmd_render(args, _extra) -> int:
 def _forwarded(args) -> list[str]:
     """The run options that were given, as pytest arguments, in the order of RUN_OPTIONS."""
     out = []
-    for flag, metavar, *_ in RUN_OPTIONS:
-        value = getattr(args, flag[2:].replace("-", "_"))
+    for o in RUN_OPTIONS:
+        value = getattr(args, o.name)
         if value is None or value is False:
             continue
-        name = PYTEST_FLAG.get(flag, flag)
-        if metavar is None:
-            out.append(name)
+        if o.kind is bool:
+            out.append(o.flag)
         else:
             for v in value if isinstance(value, list) else [value]:
-                out += [name, v]
+                out += [o.flag, v]
     return out
 
 
 def _unknown_targets(args) -> str | None:
     """Checked before pytest starts, so an unknown name is a usage error (2), not pytest's 4 or 3."""
-    if not args.target:
+    if not args.targets:
         return None
     try:
         profiles = load_profiles()
     except TargetError as exc:
         return str(exc)
-    unknown = [t for t in args.target if t not in profiles]
+    unknown = [t for t in args.targets if t not in profiles]
     if unknown:
         return f"unknown target(s) {', '.join(unknown)}; profiles in targets.yaml: {', '.join(profiles)}"
     return None

@@ -1,8 +1,8 @@
-"""The pytest layer: options, target x model parametrization, and the hooks that hand tests to the engine.
+"""The pytest face: options, target x model parametrization, and the hooks that hand tests to the engine.
 
-Everything that decides lives below: config.py (the run's options, read once), engine.py (targets,
-discovery, cassettes, budgets, threads), runner.py (what a suite calls), outcomes.py (verdict ->
-outcome), plan.py (--anyint-plan), reporting.py (the matrix on disk). A suite's test function takes
+Everything that decides lives below, in run/: config.py (the option table, read once), engine.py (the
+run's parts and its loop), runner.py (what a suite calls), outcomes.py (verdict -> outcome), plan.py
+(--anyint-plan), reporting.py (the matrix on disk). A suite's test function takes
 `conformance` and its own parameters; the plugin calls it through the engine (pytest_pyfunc_call).
 """
 
@@ -15,44 +15,22 @@ from pathlib import Path
 import pytest
 
 from anyint_conformance.run import outcomes
-from anyint_conformance.run.config import RunConfig
+from anyint_conformance.run.config import OPTIONS, RunConfig
 from anyint_conformance.run.engine import Engine, Item, RunError
-from anyint_conformance.model.paths import CASSETTES_DIR, REPORTS_DIR, SUITES_DIR
+from anyint_conformance.model.paths import SUITES_DIR
 from anyint_conformance.run.targets import TargetError
 from anyint_conformance.model.verdicts import Cell
 
 ENGINE = pytest.StashKey[Engine]()
-OPTIONS = (  # flag, pytest keyword arguments (help says the default)
-    ("--target", {"action": "append", "default": [], "help": "target profile from targets.yaml (repeatable); default: recorded targets on replay, anyint when live"}),
-    ("--base-url", {"default": None, "help": "any OpenAI-compatible base URL to test instead of a profile"}),
-    ("--key-env", {"default": None, "help": "with --base-url: environment variable that holds the key"}),
-    ("--target-name", {"default": None, "help": "with --base-url: name for cassettes and reports"}),
-    ("--model", {"action": "append", "default": [], "help": "model id to test (repeatable; applies to the targets that have it, or target:id); default: every discovered model"}),
-    ("--examples", {"type": int, "default": 4, "help": "Hypothesis examples per supported route cell, after the page's own examples (default 4)"}),
-    ("--seed", {"type": int, "default": 0, "help": "base seed for generation (default 0; changing it changes every request)"}),
-    ("--strict-upstream", {"action": "store_true", "help": "strict mode: upstream OpenAI rules decide verdicts too (default: only the pages and the official SDK; pytest owns --strict)"}),
-    ("--request-timeout", {"type": float, "default": 60.0, "help": "seconds per request (default 60)"}),
-    ("--poll-timeout", {"type": float, "default": 60.0, "help": "seconds a lifecycle may wait for a run/batch/video to finish (default 60)"}),
-    ("--max-requests", {"type": int, "default": 0, "help": "budget: stop sending after this many requests; the rest is untested (default: no limit)"}),
-    ("--prices", {"default": None, "help": "price table (YAML: per route class and model pattern, per request or per 1k tokens) for the plan's spend and --budget"}),
-    ("--budget", {"type": float, "default": 0.0, "help": "spend budget in the price table's currency: a cell that could pass it is not sent (untested); needs --prices"}),
-    ("--expensive-examples", {"action": "store_true", "help": "also send the page's and drawn examples on the expensive classes (images, speech, video); default: their probe only"}),
-    ("--token-cap", {"type": int, "default": 16, "help": "upper bound for max_tokens in every body sent (default 16)"}),
-    ("--rps", {"type": float, "default": 0.0, "help": "requests per second per target, shared by all threads and workers (default: unlimited)"}),
-    ("--concurrency", {"type": int, "default": 1, "help": "tests in flight at once, each in its own cassette (default 1); not with -n"}),
-    ("--retries", {"type": int, "default": 2, "help": "retries of a 429 answer, honouring Retry-After up to 30 s (default 2)"}),
-    ("--cassette-dir", {"default": str(CASSETTES_DIR), "help": "root of the cassettes, one folder per target (default cassettes/)"}),
-    ("--report-dir", {"default": str(REPORTS_DIR), "help": "where support-matrix.{json,md,html} are written (default reports/)"}),
-    ("--declarations", {"default": None, "help": "a catalogue export (YAML: model -> {routes, parameters}, or target -> model -> ...) confronted with the matrix"}),
-    ("--anyint-plan", {"action": "store_true", "help": "dry run: print models x tests x requests and the spend a live run could reach, send nothing"}),
-    ("--no-expectations", {"action": "store_true", "help": "ignore suites/expectations/: judge every cell by the default rules"}),
-)
 
 
 def pytest_addoption(parser):
+    """The options of run/config.py's table that this plugin declares (pytest-recording declares its own)."""
     group = parser.getgroup("anyint-conformance")
-    for flag, kwargs in OPTIONS:
-        group.addoption(flag, **kwargs)
+    for option in OPTIONS:
+        if option.owner is None:
+            kwargs = {"action": "store_true"} if option.kind is bool else {"action": "append"} if option.repeatable else {"type": option.kind if option.kind in (int, float) else None}
+            group.addoption(option.flag, help=option.described, default=None if not option.kind is bool else False, **kwargs)
 
 
 def pytest_configure(config):
@@ -86,7 +64,7 @@ def _prepare(engine: Engine) -> None:
     try:
         engine.prepare()
     except RunError as exc:
-        raise pytest.UsageError(engine.scrub(str(exc))) from None
+        raise pytest.UsageError(engine.ctx.scrub(str(exc))) from None
 
 
 def pytest_sessionstart(session):
@@ -132,13 +110,13 @@ def item_of(node, engine: Engine) -> Item:
     marker = node.get_closest_marker("route")
     params = {k: v for k, v in node.callspec.params.items() if k != "conformance"}
     return Item(node.nodeid, node.function, params, subject, marker.args[0] if marker else None,
-                engine.target_dir(subject.target.name) / Path(node.fspath).stem / f"{name}.yaml", node.get_closest_marker("per_target") is not None)
+                engine.ctx.target_dir(subject.target.name) / Path(node.fspath).stem / f"{name}.yaml", node.get_closest_marker("per_target") is not None)
 
 
 def pytest_collection_modifyitems(config, items):
     engine = config.stash[ENGINE]
     for item in items:
-        if "conformance" in getattr(item, "fixturenames", ()) and not engine.live:
+        if "conformance" in getattr(item, "fixturenames", ()) and not engine.ctx.live:
             item.add_marker(pytest.mark.block_network)  # replay never opens a socket, loopback included
 
 
@@ -169,8 +147,8 @@ def pytest_pyfunc_call(pyfuncitem):
         engine.stopped_by(f"{pyfuncitem.nodeid} did not finish")
         raise
     engine.cells.extend(result.cells)  # the main thread only: threads hand their cells back in the Outcome
-    outcome, text = outcomes.for_test(result.cells, lambda c: engine.expectations.expected(c.target, c.model, c.route, c.parameter), result.failure)
-    _raise(outcome, engine.scrub(text))
+    outcome, text = outcomes.for_test(result.cells, engine.ctx.expectations.of, result.failure)
+    _raise(outcome, engine.ctx.scrub(text))
     return True
 
 
@@ -199,7 +177,7 @@ def pytest_testnodedown(node, error):
         engine.cells += [Cell(**c) for c in output.get("anyint_cells", [])]
         node.config.anyint_selected = getattr(node.config, "anyint_selected", False) or output.get("anyint_selected", False)
         for target, paths in output.get("anyint_recorded", {}).items():
-            engine.recorded_paths.setdefault(target, set()).update(paths)
+            engine.cassettes.recorded.setdefault(target, set()).update(paths)
         engine.meter.requests += output.get("anyint_requests", 0)
 
 
@@ -214,7 +192,7 @@ def pytest_sessionfinish(session, exitstatus):
     if engine is not None and hasattr(config, "workerinput"):
         config.workeroutput["anyint_cells"] = [c.to_dict() for c in engine.cells]
         config.workeroutput["anyint_selected"] = getattr(config, "anyint_selected", False)
-        config.workeroutput["anyint_recorded"] = {t: sorted(p) for t, p in engine.recorded_paths.items()}
+        config.workeroutput["anyint_recorded"] = {t: sorted(p) for t, p in engine.cassettes.recorded.items()}
         config.workeroutput["anyint_requests"] = engine.meter.requests
         config.workeroutput["anyint_incomplete"] = [*engine.incomplete, *_pytest_stops(session, exitstatus)]
         return
@@ -224,7 +202,8 @@ def pytest_sessionfinish(session, exitstatus):
 
     for why in _pytest_stops(session, exitstatus):
         engine.stopped_by(why)
-    lines = write_run(engine, selected=getattr(config, "anyint_selected", False))
+    lines = write_run(engine.ctx, engine.cassettes, engine.discovered, engine.cells, engine.meter.requests, engine.incomplete,
+                      selected=getattr(config, "anyint_selected", False))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         if reporter._tw.width_of_current_line:  # after pytest's progress characters: start a line of our own

@@ -14,21 +14,22 @@ from typing import Any, Callable
 import httpx
 
 from anyint_conformance.contract import generate
-from anyint_conformance.judging.checks import EFFECTS, Assessment, Expect, Unobservable, assess, assess_rejection, credential_reflected
-from anyint_conformance.wire.transport import Exchange, send
+from anyint_conformance.judging.checks import EFFECTS, Assessment, Expect, Rules, Unobservable
 from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict, worst
+from anyint_conformance.wire.cost import Budget
+from anyint_conformance.wire.transport import Exchange, send
 
 
 @dataclass(frozen=True)
 class Judging:
-    """How exchanges are judged and sent: the rule set, what counts as a leaked secret, the bounds."""
+    """How a cell's exchanges are judged and sent: the run's rules (made once), the bounds, the budget."""
 
-    strict: bool = False
-    secrets: tuple[str, ...] = ()
+    rules: Rules = Rules()
     timeout: float = 60.0
-    token_cap: int = 16
-    # asked before a cell sends anything: why it must not (a budget is spent), or None
-    before_cell: Callable[[str, str | None, int], "str | None"] | None = None
+    budget: Budget | None = None  # asked before a cell sends anything: why it must not (a budget is spent)
+
+    def refusal(self, route: str, model: str | None, requests: int) -> str | None:
+        return self.budget.refusal(route, model, requests) if self.budget is not None else None
 
 
 @dataclass(frozen=True)
@@ -49,17 +50,10 @@ class CellSpec:
     def route(self) -> str:
         return f"{self.operation['method']} {self.operation['path']}"
 
-    def capped(self, cap: int) -> "CellSpec":
-        """The spec with max_tokens bounded by `cap` in the probe and in the schema examples are drawn from."""
-        probe, overlay = generate.cap_tokens(self.probe, cap), self.overlay
-        if overlay and "max_tokens" in overlay.get("properties", {}):
-            bound = overlay["properties"]["max_tokens"]
-            overlay = generate.merge_patch(overlay, {"properties": {"max_tokens": {"maximum": min(bound.get("maximum", cap), cap), "minimum": min(bound.get("minimum", 1), cap)}}})
-        return replace(self, probe=probe, overlay=overlay)
-
-    def bodies(self, model: str | None, examples: int, seed: int, cap: int) -> tuple[dict, list[dict]]:
+    def bodies(self, model: str | None, examples: int, seed: int) -> tuple[dict, list[dict]]:
         """The probe, and the bodies sent behind a supported probe: the page's examples, then `examples`
-        drawn ones. None of it depends on the target, and the model only where it is pinned."""
+        drawn ones. None of it depends on the target, and the model only where it is pinned. (The token
+        cap is the transport's: wire/transport.CapTransport.)"""
         pinned = {**({"model": model} if model is not None else {}), **self.pinned}
         probe = {**self.probe, **pinned}
         uploads = {name: "<binary>" for name in self.files or {}}  # what the schema sees of a file field
@@ -67,7 +61,7 @@ class CellSpec:
         if not self.generate:
             return probe, []
         overlay = generate.without_capabilities(self.operation, self.overlay, probe)
-        page = generate.explicit_bodies(self.operation, overlay, self.probe, pinned, cap, uploads)
+        page = generate.explicit_bodies(self.operation, overlay, self.probe, pinned, uploads)
         drawn = generate.draw_bodies(self.operation, overlay, pinned, examples, generate.cell_seed(self.route, self.parameter or "", base=seed), uploads)
         seen, out = set(), []
         for body in [*page, *drawn]:
@@ -90,17 +84,16 @@ def run_cell(
     judging: Judging = Judging(),
     on_exchange: Callable[[Exchange], None] | None = None,
 ) -> Cell:
-    spec = spec.capped(judging.token_cap)
-    probe_body, later = spec.bodies(model, examples, seed, judging.token_cap)
-    spent = judging.before_cell(spec.route, model, 1 + len(later)) if judging.before_cell else None
+    probe_body, later = spec.bodies(model, examples, seed)
+    spent = judging.refusal(spec.route, model, 1 + len(later))
     if spent:
-        return Cell(target=target, model=model, route=spec.route, parameter=spec.parameter, verdict=Verdict.UNTESTED.value, reason=spent, kind=spec.kind)
+        return Cell.untested(target, model, spec.route, spec.parameter, spent, kind=spec.kind)
 
     def exchange(body: dict) -> tuple[Exchange, Assessment]:
         ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=judging.timeout, files=spec.files)
         if on_exchange:
             on_exchange(ex)
-        return ex, judge(ex, Expect.for_request(spec.operation, body), judging)
+        return ex, judging.rules.judge(ex, Expect.for_request(spec.operation, body))
 
     results = [exchange(probe_body)]
     if spec.kind == "parameter" and results[0][1].verdict is Verdict.SUPPORTED:
@@ -111,36 +104,13 @@ def run_cell(
             results.append(_as_example(*exchange(body)))
             sent += 1
     decided_ex, decided = _deciding(results)
-    return Cell(
-        target=target,
-        model=model,
-        route=spec.route,
-        parameter=spec.parameter,
-        verdict=decided.verdict.value,
-        reason=decided.reason,
-        status=decided_ex.status,
-        violation=decided.first_violation.to_dict() if decided.first_violation else None,
+    return Cell.judged(
+        target, model, spec.route, spec.parameter, replace(decided, security=any(a.security for _, a in results)), decided_ex,
+        kind=spec.kind, examples=sent,
+        exchanges=sum(ex.attempts for ex, _ in results),  # retried 429s count: each is a request sent
         warnings=_unique(f.to_dict() for _, a in results for f in a.warnings),
         notes=_unique(f.to_dict() for _, a in results for f in a.notes),
-        request={"method": decided_ex.method, "url": decided_ex.url, "body": decided_ex.body},
-        exchanges=sum(ex.attempts for ex, _ in results),  # retried 429s count: each is a request sent
-        examples=sent,
-        kind=spec.kind,
-        security=any(f.check == "credential_reflected" for _, a in results for f in a.findings),
-        strict=judging.strict,
-        interaction=decided_ex.interaction,
     )
-
-
-def judge(ex: Exchange, expect: Expect, judging: Judging) -> Assessment:
-    """assess(), plus the security check every answer gets: the caller's key must not come back."""
-    result = assess(ex, expect, judging.strict)
-    leaked = credential_reflected(ex, judging.secrets)
-    if leaked:
-        result.findings = [*leaked, *result.findings]
-        if result.verdict in (Verdict.SUPPORTED, Verdict.UNVERIFIED, Verdict.IGNORED):
-            result.verdict, result.reason = Verdict.NONCONFORMING, f"HTTP {ex.status}, {leaked[0].message}"
-    return result
 
 
 def with_effect(name: str | None, body: dict, ex: Exchange, result: Assessment) -> Assessment:
@@ -148,16 +118,16 @@ def with_effect(name: str | None, body: dict, ex: Exchange, result: Assessment) 
     means observed; without an effect check, or when this answer cannot show it, the cell is unverified."""
     if name is None:
         finding = Finding("effect", Severity.WARNING, "accepted and conforming; no check can observe this parameter's effect", provenance=Provenance.DOCUMENTED)
-        return Assessment(Verdict.UNVERIFIED, f"{result.reason}; effect not verified (no effect check for this parameter)", [*result.findings, finding], result.strict)
+        return replace(result, verdict=Verdict.UNVERIFIED, reason=f"{result.reason}; effect not verified (no effect check for this parameter)", findings=[*result.findings, finding])
     try:
         ignored = EFFECTS[name](body, ex)
     except Unobservable as why:
         finding = Finding(name, Severity.WARNING, f"effect not observable: {why}")
-        return Assessment(Verdict.UNVERIFIED, f"{result.reason}; effect not verified: {why}", [*result.findings, finding], result.strict)
+        return replace(result, verdict=Verdict.UNVERIFIED, reason=f"{result.reason}; effect not verified: {why}", findings=[*result.findings, finding])
     if ignored:
         finding = Finding(name, Severity.NOTE, f"accepted but ignored: {ignored}")
-        return Assessment(Verdict.IGNORED, finding.message, [*result.findings, finding], result.strict)
-    return Assessment(result.verdict, f"{result.reason}; effect observed ({name})", result.findings, result.strict)
+        return replace(result, verdict=Verdict.IGNORED, reason=finding.message, findings=[*result.findings, finding])
+    return replace(result, reason=f"{result.reason}; effect observed ({name})")
 
 
 @dataclass(frozen=True)
@@ -185,35 +155,17 @@ def run_rejection_cell(
     route: str,
     judging: Judging = Judging(),
 ) -> Cell:
-    body = generate.cap_tokens(case.body, judging.token_cap)
     parameter = f"{'auth' if case.auth else 'negative'}: {case.name}"
-    spent = judging.before_cell(route, model, 1) if judging.before_cell else None
+    kind = "auth" if case.auth else "negative"
+    spent = judging.refusal(route, model, 1)
     if spent:
-        return Cell(target=target, model=model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=spent, kind="auth" if case.auth else "negative")
-    ex = send(client, method, url, body, content=case.content, headers=case.headers, timeout=judging.timeout)
-    result = assess_rejection(ex, Expect(), case.rule, case.statuses, auth=case.auth, strict=judging.strict)
-    leaked = credential_reflected(ex, judging.secrets)
+        return Cell.untested(target, model, route, parameter, spent, kind=kind)
+    ex = send(client, method, url, case.body, content=case.content, headers=case.headers, timeout=judging.timeout)
+    result = judging.rules.judge_rejection(ex, case.rule, case.statuses, auth=case.auth)
     request = {"method": method, "url": url, "body": ex.body}
     if case.shown:
         request["credentials"] = case.shown
-    return Cell(
-        target=target,
-        model=model,
-        route=route,
-        parameter=parameter,
-        verdict=result.verdict.value,
-        reason=result.reason,
-        status=ex.status,
-        violation=result.first_violation.to_dict() if result.first_violation else None,
-        warnings=[f.to_dict() for f in [*leaked, *result.warnings]],
-        notes=[f.to_dict() for f in result.notes],
-        request=request,
-        exchanges=ex.attempts,
-        kind="auth" if case.auth else "negative",
-        security=bool(leaked) or (case.auth and result.verdict is Verdict.ACCEPTED),
-        strict=judging.strict,
-        interaction=ex.interaction,
-    )
+    return Cell.judged(target, model, route, parameter, result, ex, kind=kind, request=request)
 
 
 def _as_example(ex: Exchange, result: Assessment) -> tuple[Exchange, Assessment]:
@@ -221,7 +173,7 @@ def _as_example(ex: Exchange, result: Assessment) -> tuple[Exchange, Assessment]
     if result.verdict is Verdict.UNSUPPORTED:
         finding = Finding("valid_request_accepted", Severity.NONCONFORMING, f"refused a request the documented schema allows: {result.reason}",
                           rule="the request is valid against the documented request schema (and upstream's)")
-        return ex, Assessment(Verdict.NONCONFORMING, finding.message, [finding, *result.findings], result.strict)
+        return ex, replace(result, verdict=Verdict.NONCONFORMING, reason=finding.message, findings=[finding, *result.findings])
     return ex, result
 
 

@@ -66,10 +66,14 @@ class Expect:
 
 @dataclass
 class Assessment:
+    """The verdict of one exchange and every finding behind it. Made by `Rules` (which says once whether
+    upstream rules decide); later stages change it with dataclasses.replace, so the rule set travels along."""
+
     verdict: Verdict
     reason: str
     findings: list[Finding] = field(default_factory=list)
     strict: bool = False
+    security: bool = False  # answered bad credentials with a 2xx, or carried the caller's key back
 
     @property
     def first_violation(self) -> Finding | None:
@@ -417,6 +421,33 @@ def assess(ex: Exchange, expect: Expect, strict: bool = False) -> Assessment:
     return result
 
 
+@dataclass(frozen=True)
+class Rules:
+    """The rule set every answer of a run is judged by, made once: strict (upstream rules decide too) or
+    not, and the secrets whose reflection in any answer is a security finding (checked on every exchange)."""
+
+    strict: bool = False
+    secrets: tuple[str, ...] = ()
+
+    def judge(self, ex: Exchange, expect: Expect) -> Assessment:
+        """An answer to a valid request."""
+        return self._reflected(ex, assess(ex, expect, self.strict))
+
+    def judge_rejection(self, ex: Exchange, rule: Finding, statuses: tuple[int, ...] | None = None, auth: bool = False) -> Assessment:
+        """An answer to a request that must be refused (see assess_rejection)."""
+        result = assess_rejection(ex, Expect(), rule, statuses, auth=auth, strict=self.strict)
+        result.security = auth and result.verdict is Verdict.ACCEPTED
+        return self._reflected(ex, result)
+
+    def _reflected(self, ex: Exchange, result: Assessment) -> Assessment:
+        leaked = credential_reflected(ex, self.secrets)
+        if leaked:
+            result.findings, result.security = [*leaked, *result.findings], True
+            if result.verdict in (Verdict.SUPPORTED, Verdict.UNVERIFIED, Verdict.IGNORED, Verdict.REJECTED, Verdict.LENIENT):
+                result.verdict, result.reason = Verdict.NONCONFORMING, f"HTTP {ex.status}, {leaked[0].message}"
+        return result
+
+
 # -- effects: is an accepted optional parameter honoured? ----------------------------------------------
 # An effect returns None when the promised effect is observed, a sentence saying what was ignored, or
 # raises Unobservable when this answer cannot show it either way (then the cell is `unverified`).
@@ -651,4 +682,4 @@ def error_message(ex: Exchange) -> str:
     return ex.snippet(200) or "(empty body)"
 
 
-__all__ = ["Assessment", "CHECKS", "EFFECTS", "Expect", "Finding", "Provenance", "Severity", "Unobservable", "Verdict", "assess", "assess_rejection", "worst"]
+__all__ = ["Assessment", "CHECKS", "EFFECTS", "Expect", "Finding", "Provenance", "Rules", "Severity", "Unobservable", "Verdict", "assess", "assess_rejection", "worst"]

@@ -5,22 +5,21 @@ may create a run but never finish it), a step whose input was never produced is 
 reason, created resources are deleted even when a later step fails (an explicit delete step counts),
 and polling is bounded by a configurable wait (replay passes a no-op sleep, so it never waits).
 
-Every step's body passes the run's cost narrowing; the plan's dry runs (plan.py) take every step, so
-its request bounds count lifecycles from the steps themselves.
+Every step's body passes the run's cost narrowing (the transport's token cap); the plan's dry runs
+(run/plan.py) take every step, so its request bounds count lifecycles from the steps themselves.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import httpx
 
-from anyint_conformance.judging.cells import Judging, judge, with_effect
-from anyint_conformance.judging.checks import Expect, assess_rejection, credential_reflected
-from anyint_conformance.contract.generate import cap_tokens
-from anyint_conformance.wire.transport import send
+from anyint_conformance.judging.cells import Judging, with_effect
+from anyint_conformance.judging.checks import Expect
 from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict
+from anyint_conformance.wire.transport import send
 
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete", "requires_action"}
 GONE_RULE = Finding("gone", Severity.NONCONFORMING, "a deleted resource is gone", provenance=Provenance.UPSTREAM,
@@ -67,7 +66,6 @@ class Lifecycle:
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to use", None, None)
             return None
         url = self.base_url + operation["path"].format(**(path_args or {}))
-        body = cap_tokens(body, self.settings.judging.token_cap)
         spent = self._spent(route, body)
         if spent:
             self._cell(route, label, Verdict.UNTESTED, spent, None, None)
@@ -75,12 +73,12 @@ class Lifecycle:
         ex = self._send(operation["method"], url, body, files)
         if operation["method"] == "DELETE":
             self._deleted.add(url)
-        result = judge(ex, expect or Expect.for_request(operation, body), self.settings.judging)
+        result = self.settings.judging.rules.judge(ex, expect or Expect.for_request(operation, body))
         if same_bytes is not None and result.verdict is Verdict.SUPPORTED and ex.content != same_bytes:
             finding = Finding("same_bytes", Severity.NONCONFORMING, f"the content is not the uploaded file: {len(ex.content)} bytes, {len(same_bytes)} uploaded",
                               provenance=Provenance.UPSTREAM, rule="upstream OpenAI: downloadFile returns the stored file as uploaded")
             result.findings.append(finding)
-            if finding.decides(self.settings.judging.strict):
+            if finding.decides(result.strict):
                 result.verdict, result.reason = Verdict.NONCONFORMING, f"HTTP {ex.status}, {finding.message}"
         if effect is not None and result.verdict is Verdict.SUPPORTED:
             result = with_effect(effect, body, ex, result)
@@ -96,9 +94,8 @@ class Lifecycle:
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to use", None, None)
             return
         url = self.base_url + operation["path"].format(**(path_args or {}))
-        ex = self._send(operation["method"], url, cap_tokens(body, self.settings.judging.token_cap), None)
-        result = assess_rejection(ex, Expect(), rule, strict=self.settings.judging.strict)
-        result.findings = [*credential_reflected(ex, self.settings.judging.secrets), *result.findings]
+        ex = self._send(operation["method"], url, body, None)
+        result = self.settings.judging.rules.judge_rejection(ex, rule)
         self._cell(route, label, result.verdict, result.reason, ex, result)
 
     def poll(self, label: str, operation: dict, path_args: dict, *, expect: Expect | None = None, field: str = "status") -> Any:
@@ -112,7 +109,7 @@ class Lifecycle:
         seen, worst = [], None  # worst: the first non-conforming answer, which decides a completed poll
         for attempt in range(attempts):
             ex = self._send("GET", url, None, None)
-            result = judge(ex, expect or Expect.for_request(operation, None), self.settings.judging)
+            result = self.settings.judging.rules.judge(ex, expect or Expect.for_request(operation, None))
             if result.verdict not in (Verdict.SUPPORTED, Verdict.NONCONFORMING):
                 self._cell(route, label, result.verdict, f"poll {attempt + 1}: {result.reason}", ex, result)
                 return None
@@ -152,43 +149,24 @@ class Lifecycle:
 
     def _spent(self, route: str, body: Any) -> str | None:
         """Why this step must not be sent (a budget is spent), asked before every step."""
-        ask = self.settings.judging.before_cell
-        return ask(route, body.get("model") if isinstance(body, dict) else self.model, 1) if ask else None
+        return self.settings.judging.refusal(route, body.get("model") if isinstance(body, dict) else self.model, 1)
 
     def _send(self, method: str, url: str, body: Any, files: dict | None):
         judging = self.settings.judging
         return send(self.client, method, url, body, files=files, timeout=judging.timeout)
 
     def _cell(self, route: str, label: str, verdict: Verdict, reason: str, ex, result) -> None:
-        violation = result.first_violation if result else None
-        self.cells.append(
-            Cell(
-                target=self.target,
-                model=self.model,
-                route=route,
-                parameter=f"{self.prefix}{label}",
-                verdict=verdict.value,
-                reason=reason,
-                status=ex.status if ex else None,
-                violation=violation.to_dict() if violation else None,
-                warnings=[f.to_dict() for f in result.warnings] if result else [],
-                notes=[f.to_dict() for f in result.notes] if result else [],
-                request={"method": ex.method, "url": ex.url, "body": ex.body} if ex else None,
-                exchanges=ex.attempts if ex else 0,
-                kind=self.kind,
-                security=bool(result and any(f.check == "credential_reflected" for f in result.findings)),
-                strict=self.settings.judging.strict,
-                interaction=ex.interaction if ex else None,
-            )
-        )
+        parameter = f"{self.prefix}{label}"
+        if result is None:
+            self.cells.append(Cell.untested(self.target, self.model, route, parameter, reason, kind=self.kind))
+        else:
+            self.cells.append(Cell.judged(self.target, self.model, route, parameter, replace(result, verdict=verdict, reason=reason), ex, kind=self.kind))
 
 
 def _failed(result, reason: str, rule: str):
     """The poll's last (conforming) answer, with the failure that decided the cell as its first finding."""
-    from anyint_conformance.judging.checks import Assessment
-
     finding = Finding("poll", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule=rule)
-    return Assessment(Verdict.BROKEN, reason, [finding, *result.findings], result.strict)
+    return replace(result, verdict=Verdict.BROKEN, reason=reason, findings=[finding, *result.findings])
 
 
 def poll_attempts(poll_timeout: float, poll_interval: float) -> int:

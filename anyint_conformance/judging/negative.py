@@ -10,11 +10,15 @@ express declare their rule.
 from __future__ import annotations
 
 import json
-from typing import Any
+import threading
+from typing import TYPE_CHECKING, Any, Callable
 
 from anyint_conformance.judging.cells import Rejection
 from anyint_conformance.contract.schemas import violations
 from anyint_conformance.model.verdicts import Finding, Provenance, Severity
+
+if TYPE_CHECKING:
+    from anyint_conformance.wire.transport import Exchange
 
 _ABSENT = object()
 _NOT_JSON_RULE = Finding(
@@ -100,3 +104,29 @@ class Mutation:
             headers = {"Content-Type": "application/json", **self.headers}
             return Rejection(self.name, rule, content=self.raw(body), headers=headers)
         return Rejection(self.name, rule, body=body)
+
+
+MISSING_ROUTE = (404, 405, 501)
+
+
+class RouteGates:
+    """Whether invalid requests to a route are worth sending for a model: not when its valid request was
+    answered 404/405/501 (the route or model does not exist for it). One probe per (target, model, route),
+    sent once whichever test asks first and whatever the threads do, so the outcome depends neither on
+    test order nor on concurrency."""
+
+    def __init__(self):
+        self._gates: dict[tuple, str | None] = {}
+        self._locks: dict[tuple, threading.Lock] = {}
+        self._lock = threading.Lock()
+
+    def gate(self, key: tuple, route: str, probe: Callable[[], "Exchange"]) -> str | None:
+        """Why the route's invalid requests are not sent (`probe` sends its valid request), or None."""
+        with self._lock:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            if key not in self._gates:
+                ex = probe()
+                missing = ex.status in MISSING_ROUTE
+                self._gates[key] = f"the valid request to {route} was answered HTTP {ex.status}: the route is not there for this model" if missing else None
+            return self._gates[key]

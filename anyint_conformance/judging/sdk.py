@@ -11,8 +11,9 @@ import httpx
 import httpx2
 import openai
 
-from anyint_conformance.wire.transport import INTERACTION
+from anyint_conformance.judging.checks import Assessment, Rules
 from anyint_conformance.model.verdicts import Finding, Provenance, Severity, Verdict
+from anyint_conformance.wire.transport import INTERACTION, Exchange
 
 PARAMETER = "openai-python example"
 RULE = "000_c0a4473b350488b6.txt / Python example (the official openai SDK, base_url set to the gateway)"
@@ -22,49 +23,57 @@ MESSAGES = [
 ]
 
 
-def run_documented_example(base_url: str, api_key: str | None, model: str, timeout: float, token_cap: int, transport: httpx.BaseTransport) -> dict:
-    """Verdict, reason, status and the streamed text, as the documented loop would print it. `transport`:
-    the run's transport stack (recording, replay, policies), under the SDK's own httpx client."""
+def run_documented_example(base_url: str, api_key: str | None, model: str, timeout: float, max_tokens: int, transport: httpx.BaseTransport,
+                           rules: Rules) -> tuple[Assessment, Exchange]:
+    """The verdict of the documented loop (as it would print) and the exchange it made. `transport`: the
+    run's transport stack (recording, replay, policies), under the SDK's own httpx client."""
     client = openai.OpenAI(base_url=base_url, api_key=api_key or "no-key", max_retries=0, timeout=timeout,
                            http_client=openai.DefaultHttpxClient(transport=_Bridge(transport)))
-    request = {"model": model, "stream": True, "messages": MESSAGES, "max_tokens": token_cap}
-    text, chunks, interaction = [], 0, None
+    request = {"model": model, "stream": True, "messages": MESSAGES, "max_tokens": max_tokens}
+    ex = Exchange("POST", base_url.rstrip("/") + "/chat/completions", request, stream=True)
+    text, chunks = [], 0
+
+    def result(verdict: Verdict, reason: str, *findings: Finding) -> tuple[Assessment, Exchange]:
+        return Assessment(verdict, reason, list(findings), rules.strict), ex
+
     try:
         response = client.chat.completions.create(**request)
-        interaction = response.response.request.extensions.get(INTERACTION)
+        ex.status, ex.interaction = 200, response.response.request.extensions.get(INTERACTION)
         for chunk in response:
             chunks += 1
             delta = chunk.choices[0].delta.content if chunk.choices else None
             if delta:
                 text.append(delta)
     except openai.APIStatusError as exc:
-        interaction = exc.response.request.extensions.get(INTERACTION)
+        ex.status, ex.interaction = exc.status_code, exc.response.request.extensions.get(INTERACTION)
         verdict = Verdict.UNSUPPORTED if exc.status_code < 500 else Verdict.BROKEN
         if exc.status_code in (401, 403, 429):
             verdict = Verdict.UNTESTED
         reason = f"the SDK raised {type(exc).__name__} (HTTP {exc.status_code}): {str(exc.message)[:300]}"
-        why = Finding("status", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule="a 5xx is a server error, never a correct answer") if verdict is Verdict.BROKEN else None
-        return {**_result(verdict, reason, exc.status_code, request, why), "interaction": interaction}
+        if verdict is Verdict.BROKEN:
+            return result(verdict, reason, Finding("status", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule="a 5xx is a server error, never a correct answer"))
+        return result(verdict, reason)
     except (openai.APIConnectionError, openai.APITimeoutError) as exc:
         cause = exc.__cause__
         if cause is not None and not isinstance(cause, (httpx.HTTPError, OSError)):
             # not the network: the layer under httpx (a replay without a recording) speaks for itself
             raise cause from None
+        ex.status, ex.interaction = None, None
         reason = f"the SDK raised {type(exc).__name__}: {exc}"
-        return _result(Verdict.BROKEN, reason, None, request, Finding("transport_complete", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule="a complete HTTP answer"))
+        return result(Verdict.BROKEN, reason, Finding("transport_complete", Severity.BROKEN, reason, provenance=Provenance.HTTP, rule="a complete HTTP answer"))
     except (openai.OpenAIError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
         # the SDK could not read what the server sent: the documented loop crashes for a user too
+        ex.status, ex.interaction = 200, None
         reason = f"the documented loop crashed: {type(exc).__name__}: {exc}"
-        return _result(Verdict.BROKEN, reason, 200, request, Finding("sdk_example", Severity.BROKEN, reason, provenance=Provenance.SDK, rule=RULE))
+        return result(Verdict.BROKEN, reason, Finding("sdk_example", Severity.BROKEN, reason, provenance=Provenance.SDK, rule=RULE))
     finally:
         client.close()
     if chunks == 0:
+        ex.interaction = None
         reason = "the stream yielded no chunk"
-        return _result(Verdict.NONCONFORMING, reason, 200, request, Finding("sdk_example", Severity.NONCONFORMING, reason, rule=f'{RULE}; "With stream: true, the route returns SSE chunks"'))
-    result = {**_result(Verdict.SUPPORTED, f"{chunks} chunks, printed {len(''.join(text))} characters", 200, request), "interaction": interaction}
-    if not text:
-        result["warnings"] = [{"check": "sdk_text", "severity": "warning", "message": "no chunk carried delta.content: the example prints nothing", "path": None}]
-    return result
+        return result(Verdict.NONCONFORMING, reason, Finding("sdk_example", Severity.NONCONFORMING, reason, rule=f'{RULE}; "With stream: true, the route returns SSE chunks"'))
+    found = [] if text else [Finding("sdk_text", Severity.WARNING, "no chunk carried delta.content: the example prints nothing")]
+    return result(Verdict.SUPPORTED, f"{chunks} chunks, printed {len(''.join(text))} characters", *found)
 
 
 class _Bridge(httpx2.BaseTransport):
@@ -85,8 +94,3 @@ class _Bridge(httpx2.BaseTransport):
 
     def close(self) -> None:
         pass
-
-
-def _result(verdict: Verdict, reason: str, status: int | None, request: dict, violation: Finding | None = None) -> dict:
-    return {"verdict": verdict.value, "reason": reason, "status": status, "request": request, "warnings": [],
-            "violation": violation.to_dict() if violation else None}

@@ -45,17 +45,40 @@ _BY_MARKER = {
 _AUDIO = {"/audio/speech": "speech", "/audio/transcriptions": "transcriptions", "/audio/translations": "translations"}
 
 
+# route path -> family, for cells that carry none (version-1 matrices): the longest matching prefix
+_BY_PATH = (
+    ("/chat/completions", "chat"), ("/embeddings", "embeddings"), ("/images", "images"), ("/audio/speech", "speech"),
+    ("/audio/transcriptions", "transcriptions"), ("/audio/translations", "translations"), ("/moderations", "moderations"),
+    ("/files", "files"), ("/assistants", "assistants"), ("/threads", "threads & runs"), ("/batches", "batches"),
+    ("/videos", "videos"), ("/models", "models"),
+)
+
+
+def _streamed(parameter: str | None) -> bool:
+    """A chat cell of the "chat stream" family: the stream variant, or the page's (streaming) SDK example."""
+    return bool(parameter) and (parameter == "stream" or parameter.startswith("openai-python"))
+
+
 def family_of(marker: str | None, route: str, parameter: str | None) -> str | None:
     """The family of a cell made by a suite marked `route(marker)`; None for cells outside every family."""
     if marker == "audio":
         return _AUDIO.get(route.split(" ", 1)[-1])
-    if marker == "chat" and parameter and (parameter == "stream" or parameter.startswith("openai-python")):
+    if marker == "chat" and _streamed(parameter):
         return "chat stream"
     if marker == "negative" or marker == "auth":
         path = route.split(" ", 1)[-1]
         return _AUDIO.get(path) or {"/chat/completions": "chat", "/embeddings": "embeddings", "/images/generations": "images",
                                     "/moderations": "moderations", "/models": "models"}.get(path)
     return _BY_MARKER.get(marker or "")
+
+
+def family_of_cell(cell: dict) -> str | None:
+    """A cell's family as the matrix has it; a cell without one (a version-1 matrix) has it read off its path."""
+    if "family" in cell:
+        return cell["family"]
+    path = cell["route"].split(" ", 1)[-1]
+    found = next((f for prefix, f in _BY_PATH if path == prefix or path.startswith(prefix + "/")), None)
+    return "chat stream" if found == "chat" and _streamed(cell.get("parameter")) else found
 
 
 def family_verdict(cells: list[dict]) -> Verdict | None:

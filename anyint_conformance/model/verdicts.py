@@ -77,6 +77,19 @@ def worst(verdicts) -> Verdict:
 REDACTED = "[anyint-conformance:redacted-credential]"
 
 
+def scrub(text: str, secrets) -> str:
+    """Every key value in `text` replaced by REDACTED: the one scrubbing of cassettes, reports and messages."""
+    for secret in secrets:
+        text = text.replace(secret, REDACTED)
+    return text
+
+
+def cell_key(cell) -> tuple[str, str, str, str]:
+    """A cell's identity (a Cell or its dict): target, model, route, parameter. The one definition."""
+    get = cell.get if isinstance(cell, dict) else lambda name: getattr(cell, name)
+    return (get("target"), get("model") or "", get("route"), get("parameter") or "")
+
+
 class Severity(str, Enum):
     BROKEN = "broken"  # makes the exchange broken
     NONCONFORMING = "non-conforming"  # makes the exchange non-conforming (an upstream rule: only in strict mode)
@@ -145,7 +158,36 @@ class Cell:
 
     @property
     def key(self) -> tuple:
-        return (self.target, self.model or "", self.route, self.parameter or "")
+        return cell_key(self)
+
+    # The two ways a cell is made (nothing else calls Cell(...)): judged from an assessment, or untested.
+
+    @classmethod
+    def judged(cls, target: str, model: str | None, route: str, parameter: str | None, result, exchange=None, *, kind: str = "route",
+               exchanges: int | None = None, examples: int = 0, warnings: list[dict] | None = None, notes: list[dict] | None = None,
+               request: dict | None = None) -> "Cell":
+        """A cell from the assessment that decided it (`result`: verdict, reason, findings, strict, security)
+        and the exchange it judged (status, request, cassette interaction); warnings and notes default to
+        the assessment's own."""
+        violation = result.first_violation
+        if request is None and exchange is not None:
+            request = {"method": exchange.method, "url": exchange.url, "body": exchange.body}
+        return cls(
+            target=target, model=model, route=route, parameter=parameter, verdict=Verdict(result.verdict).value, reason=result.reason,
+            status=exchange.status if exchange is not None else None,
+            violation=violation.to_dict() if violation else None,
+            warnings=warnings if warnings is not None else [f.to_dict() for f in result.warnings],
+            notes=notes if notes is not None else [f.to_dict() for f in result.notes],
+            request=request,
+            exchanges=exchanges if exchanges is not None else (exchange.attempts if exchange is not None else 0),
+            examples=examples, kind=kind, security=bool(result.security), strict=bool(result.strict),
+            interaction=exchange.interaction if exchange is not None else None,
+        )
+
+    @classmethod
+    def untested(cls, target: str, model: str | None, route: str, parameter: str | None, reason: str, kind: str = "route") -> "Cell":
+        """A cell that was not observed, and why (budget spent, no credentials, an earlier step produced nothing)."""
+        return cls(target=target, model=model, route=route, parameter=parameter, verdict=Verdict.UNTESTED.value, reason=reason, kind=kind)
 
     def to_dict(self) -> dict:
         out = asdict(self)

@@ -70,13 +70,17 @@ def interpret(entry: dict) -> dict:
         elif key == "capabilities" and isinstance(value, (dict, list)):
             items = value.items() if isinstance(value, dict) else ((name, True) for name in value)
             for name, on in items:
+                if str(name) not in CAPABILITIES:  # a capability this version does not map: shown as it is
+                    unknown[f"{key}.{name}"] = on
                 for target in CAPABILITIES.get(str(name), ()):
                     if target.startswith("param:"):
                         if on:
                             parameters.append(target[len("param:"):])
                     else:
                         families[target] = bool(on)
-            recognised[key] = value
+            mapped = {k: v for k, v in value.items() if str(k) in CAPABILITIES} if isinstance(value, dict) else [n for n in value if str(n) in CAPABILITIES]
+            if mapped:
+                recognised[key] = mapped
         elif key == "architecture" and isinstance(value, dict):
             outputs = value.get("output_modalities") or str(value.get("modality", "")).partition("->")[2].split("+")
             if "text" in outputs:
@@ -116,7 +120,8 @@ def confront(cells: list[dict], declared: dict[str, dict[str, dict]]) -> list[di
         for model, entry in sorted(models.items()):
             meaning = interpret(entry)
             source = ", ".join(f"{k}: {v}" for k, v in meaning["recognised"].items()) or None
-            mine = [c for c in cells if c["target"] == target and c["model"] == model]
+            # a cell decided by a security finding says nothing of what the model can do: it is no contradiction
+            mine = [c for c in cells if c["target"] == target and c["model"] == model and not c.get("security")]
             if not mine or source is None:
                 continue
             for family in FAMILIES:

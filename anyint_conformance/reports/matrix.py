@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from anyint_conformance.model.paths import write_atomic
-from anyint_conformance.reports.report import FORMAT, READABLE_VERSIONS, build_matrix, cell_key, column
-from anyint_conformance.model.verdicts import REDACTED
+from anyint_conformance.model.verdicts import cell_key
+from anyint_conformance.reports.report import FORMAT, READABLE_VERSIONS, build_matrix, column
+from anyint_conformance.model.verdicts import scrub
 
 TOP_KEYS = ("format", "version", "suite_version", "mode", "targets", "cells")
 CELL_KEYS = ("target", "model", "route", "parameter", "verdict")
@@ -192,8 +193,7 @@ def write(matrix: dict, report_dir: Path, secrets: list[str] = (), with_json: bo
     outputs = {"support-matrix.md": render_markdown(matrix), "support-matrix.html": html.render_html(matrix)}
     if with_json:
         outputs = {"support-matrix.json": dumps(matrix), **outputs}
-    for secret in secrets:
-        outputs = {name: text.replace(secret, REDACTED) for name, text in outputs.items()}
+    outputs = {name: scrub(text, secrets) for name, text in outputs.items()}
     # the JSON (the source) last: the renderings never describe a matrix that is not on disk yet
     order = [n for n in outputs if n != "support-matrix.json"] + [n for n in outputs if n == "support-matrix.json"]
     written = {name: write_atomic(report_dir / name, outputs[name]) for name in order}

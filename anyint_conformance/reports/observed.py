@@ -9,9 +9,7 @@ the gateway stopped listing.
 
 from __future__ import annotations
 
-
-def cell_key(cell: dict) -> tuple:
-    return (cell["target"], cell["model"] or "", cell["route"], cell["parameter"] or "")
+from anyint_conformance.model.verdicts import cell_key
 
 
 def carry_over(existing: list[dict], observed: list[dict], complete_targets: set[str]) -> list[dict]:

@@ -9,8 +9,8 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from anyint_conformance.model.families import FAMILIES, SUMMARY_KINDS, TARGET_WIDE, family_verdict
-from anyint_conformance.model.verdicts import MEANING, SEVERITY_ORDER, SYMBOL, Verdict
+from anyint_conformance.model.families import FAMILIES, SUMMARY_KINDS, TARGET_WIDE, family_of_cell, family_verdict
+from anyint_conformance.model.verdicts import MEANING, SEVERITY_ORDER, SYMBOL, Verdict, cell_key
 
 FORMAT = "anyint-conformance/support-matrix"
 FORMAT_VERSION = 2
@@ -72,10 +72,6 @@ def _cell_ref(cell: dict) -> str:
     return f"{cell['target']}: {column(cell)}" + (f" ({cell['model']})" if cell["model"] else "") + f": {cell['reason']}"
 
 
-def cell_key(cell: dict) -> tuple[str, str, str, str]:
-    return (cell["target"], cell["model"] or "", cell["route"], cell["parameter"] or "")
-
-
 def slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", str(text).lower()).strip("-") or "x"
 
@@ -100,26 +96,6 @@ def column(cell: dict) -> str:
 
 
 # --- the answer first: route families per model ---------------------------------------------------
-
-# Version-1 cells carry no family: read it off the path, as families.family_of does from the suite marker.
-_PATH_FAMILY = (
-    ("/chat/completions", "chat"), ("/embeddings", "embeddings"), ("/images", "images"), ("/audio/speech", "speech"),
-    ("/audio/transcriptions", "transcriptions"), ("/audio/translations", "translations"), ("/moderations", "moderations"),
-    ("/files", "files"), ("/assistants", "assistants"), ("/threads", "threads & runs"), ("/batches", "batches"),
-    ("/videos", "videos"), ("/models", "models"),
-)
-
-
-def family(cell: dict) -> str | None:
-    if "family" in cell:
-        return cell["family"]
-    path = cell["route"].split(" ", 1)[-1]
-    found = next((f for prefix, f in _PATH_FAMILY if path == prefix or path.startswith(prefix + "/")), None)
-    parameter = cell.get("parameter") or ""
-    if found == "chat" and (parameter == "stream" or parameter.startswith("openai-python")):
-        return "chat stream"
-    return found
-
 
 def _family_verdict(cells: list[dict]) -> str | None:
     try:
@@ -146,8 +122,8 @@ def summary_rows(matrix: dict, target: str) -> list[tuple[str, dict[str, dict]]]
     models = sorted(set(matrix["targets"].get(target, {}).get("models", [])) | {c["model"] for c in cells if c["model"]})
     by_row: dict[str | None, dict[str, list[dict]]] = {}
     for c in cells:
-        if c.get("kind", "route") in SUMMARY_KINDS and family(c) in FAMILIES:
-            by_row.setdefault(c["model"], {}).setdefault(family(c), []).append(c)
+        if c.get("kind", "route") in SUMMARY_KINDS and family_of_cell(c) in FAMILIES:
+            by_row.setdefault(c["model"], {}).setdefault(family_of_cell(c), []).append(c)
     rows = []
     for model in ([None] if None in by_row else []) + models:
         row = {}

@@ -19,6 +19,11 @@ import yaml
 from anyint_conformance.model.paths import EXPECTATIONS_DIR, ROOT, write_atomic
 
 
+def drifted(expected: str | None, observed: str) -> bool:
+    """Does an observed verdict differ from its expectation? The one definition of drift."""
+    return expected is not None and expected != observed
+
+
 def cell_label(model: str | None, route: str, parameter: str | None) -> str:
     return f"{model or '*'} | {route}" + (f" [{parameter}]" if parameter else "")
 
@@ -43,6 +48,16 @@ class Expectations:
 
     def expected(self, target: str, model: str | None, route: str, parameter: str | None) -> str | None:
         return self.by_target.get(target, {}).get(cell_label(model, route, parameter))
+
+    def of(self, cell) -> str | None:
+        """The expected verdict of a cell (a Cell or its dict)."""
+        get = cell.get if isinstance(cell, dict) else lambda name: getattr(cell, name)
+        return self.expected(get("target"), get("model"), get("route"), get("parameter"))
+
+    def drift(self, cells: list[dict]) -> list[dict]:
+        """The cells whose verdict differs from the expectations, as the matrix lists them."""
+        return [{"target": c["target"], "model": c["model"], "route": c["route"], "parameter": c["parameter"], "expected": e, "observed": c["verdict"]}
+                for c in cells if drifted(e := self.of(c), c["verdict"])]
 
 
 def write_from_matrix(matrix: dict, directory: Path = EXPECTATIONS_DIR) -> list[Path]:

@@ -21,6 +21,7 @@ a security finding fails unless the baseline knows it.
 from __future__ import annotations
 
 from anyint_conformance.model.verdicts import Cell, Verdict
+from anyint_conformance.run.expectations import drifted
 
 PASS, SKIP, XFAIL, FAIL, WARN = "pass", "skip", "xfail", "fail", "warn"  # warn: a pass with a warning
 FAILING = (Verdict.BROKEN, Verdict.NONCONFORMING, Verdict.ACCEPTED)
@@ -30,7 +31,7 @@ NOT_A_PASS = (Verdict.UNVERIFIED, Verdict.UNSUPPORTED, Verdict.UNTESTED, Verdict
 def outcome(verdict: str, expected: str | None, security: bool = False) -> tuple[str, str]:
     """(pass | warn | skip | xfail | fail, a short why)."""
     v = Verdict(verdict)
-    if expected is not None and expected != v.value:
+    if drifted(expected, v.value):
         return FAIL, "expectation drift"
     if v in FAILING or (security and v is not Verdict.REJECTED):
         if expected == v.value:

@@ -17,8 +17,9 @@ from dataclasses import replace
 
 import httpx
 
-from anyint_conformance.run.cost import EXPENSIVE, paid, route_class
-from anyint_conformance.run.engine import EACH_MODEL, Engine
+from anyint_conformance.wire.cost import EXPENSIVE, paid, route_class
+from anyint_conformance.run.discovery import EACH_MODEL
+from anyint_conformance.run.engine import Engine
 from anyint_conformance.judging.lifecycle import poll_attempts
 
 
@@ -71,7 +72,7 @@ def dry_run(engine: Engine, items: list, supports: bool) -> tuple[dict, Imaginar
     """Run every item against an imaginary target: {nodeid: the requests it sent (method, path, model)}."""
     polls = poll_attempts(engine.cfg.poll_timeout, 1.0)
     server = ImaginaryTarget(supports, polls)
-    cfg = replace(engine.cfg, mode="live", max_requests=0, budget=0.0, concurrency=1)
+    cfg = replace(engine.cfg, disable_recording=True, record_mode=None, max_requests=0, budget=0.0, concurrency=1)
     dry = Engine(cfg, answering=lambda target: server)
     dry.discovered = engine.discovered
     sent = {}
@@ -94,7 +95,7 @@ def _model(content: bytes, content_type: str) -> str | None:
 
 
 def print_plan(session, engine: Engine, items: list) -> None:
-    cfg, prices = engine.cfg, engine.prices
+    cfg, prices = engine.cfg, engine.ctx.prices
     most, server = dry_run(engine, items, supports=True)
     least, _ = dry_run(engine, items, supports=False)
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
@@ -111,12 +112,12 @@ def print_plan(session, engine: Engine, items: list) -> None:
                 if bound == 1 and prices is not None and paid(method, path):
                     classes[(item.subject.target.name, klass)][2] += prices.per_request(klass, model or item.subject.model, cfg.token_cap)
     lines = []
-    for target in engine.targets:
+    for target in engine.ctx.targets:
         found = engine.discovered.get(target.name)
         if found is None or found.placeholder:
             lines.append(f"{target.name}: models unknown until a live run asks GET /models; the {EACH_MODEL} row repeats for every model it lists")
         else:
-            lines.append(f"{target.name}: {len(found.models)} {'recorded' if not engine.live else 'discovered'} model(s); one row per model")
+            lines.append(f"{target.name}: {len(found.models)} {'recorded' if not engine.ctx.live else 'discovered'} model(s); one row per model")
     lines.append(f"{'target':10} {'model':28} {'tests':>6} {'requests (min-max)':>20}")
     total = [0, 0, 0]
     for (target, model), (tests, lo, hi) in sorted(rows.items()):

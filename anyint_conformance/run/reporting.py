@@ -7,22 +7,27 @@ the run was a selection); report.py, html.py and matrix.py only render and store
 from __future__ import annotations
 
 from anyint_conformance import __version__
+from anyint_conformance.model.paths import shown
+from anyint_conformance.model.verdicts import Cell, Verdict
 from anyint_conformance.reports import matrix as matrices
 from anyint_conformance.reports.declared import confront, note_cells, unknown_keys
 from anyint_conformance.reports.observed import carry_over, carry_targets
-from anyint_conformance.model.paths import shown
 from anyint_conformance.reports.report import build_matrix
-from anyint_conformance.model.verdicts import Verdict
+from anyint_conformance.run.cassettes import Cassettes
+from anyint_conformance.run.context import RunContext
+from anyint_conformance.run.discovery import Discovery
 
 
-def write_run(engine, selected: bool) -> list[str]:
+def write_run(ctx: RunContext, cassettes: Cassettes, discovered: dict[str, Discovery], cells: list[Cell], requests: int,
+              incomplete: list[str], selected: bool) -> list[str]:
     """Write the run's matrix (merged with the one on disk: see observed.py) and return the summary lines.
-    Only a complete run (not a selection, and run to its end: `engine.incomplete` is empty) may drop the
-    cells of a target that it no longer produces."""
-    touched = sorted({c.target for c in engine.cells})
-    infos = engine.write_manifests(touched)
-    cells = [c.to_dict() for c in engine.cells]
-    existing_path = engine.cfg.report_dir / "support-matrix.json"
+    Only a complete run (not a selection, and run to its end: `incomplete` is empty) may drop the cells
+    of a target that it no longer produces."""
+    observed = cells
+    touched = sorted({c.target for c in observed})
+    infos = cassettes.write_manifests(touched)
+    cells = [c.to_dict() for c in observed]
+    existing_path = ctx.cfg.report_dir / "support-matrix.json"
     note = ""
     if existing_path.exists():
         try:
@@ -30,37 +35,34 @@ def write_run(engine, selected: bool) -> list[str]:
         except matrices.MatrixError as exc:
             existing, note = None, f" (the earlier matrix was not kept: {exc})"
         if existing is not None:
-            observed = len(cells)
-            cells = carry_over(existing["cells"], cells, set() if selected or engine.incomplete else set(touched))
+            cells = carry_over(existing["cells"], cells, set() if selected or incomplete else set(touched))
             infos = carry_targets(existing["targets"], infos)
-            if len(cells) > observed:
-                note = f" ({len(cells) - observed} cells this run did not observe kept from the earlier matrix)"
-    declared = _declarations(engine, infos, touched)
+            if len(cells) > len(observed):
+                note = f" ({len(cells) - len(observed)} cells this run did not observe kept from the earlier matrix)"
+    declared = _declarations(ctx, discovered, infos, touched)
     contradictions = confront(cells, declared)
     note_cells(cells, contradictions)
-    expected = engine.expectations.expected
-    drift = [{"target": c["target"], "model": c["model"], "route": c["route"], "parameter": c["parameter"], "expected": e, "observed": c["verdict"]}
-             for c in cells if (e := expected(c["target"], c["model"], c["route"], c["parameter"])) is not None and e != c["verdict"]]
-    matrix = build_matrix(cells, infos, __version__, engine.cfg.mode, strict=engine.cfg.strict, drift=drift, declared=contradictions + unknown_keys(declared))
-    paths = matrices.write(matrix, engine.cfg.report_dir, engine.secrets)
-    answered = "answered from cassettes" if not engine.live else "sent"
-    lines = [f"anyint-conformance: {len(engine.cells)} cells observed, {engine.meter.requests} requests {answered}{note} -> " + ", ".join(shown(p) for p in paths)]
-    if engine.incomplete:
-        lines.append(f"anyint-conformance: the run did not run to its end ({'; '.join(engine.incomplete)}): every cell it did not observe kept its earlier verdict")
-    lenient = sum(c.verdict == Verdict.LENIENT.value for c in engine.cells)
+    matrix = build_matrix(cells, infos, __version__, ctx.cfg.mode, strict=ctx.cfg.strict, drift=ctx.expectations.drift(cells),
+                          declared=contradictions + unknown_keys(declared))
+    paths = matrices.write(matrix, ctx.cfg.report_dir, ctx.secrets)
+    answered = "answered from cassettes" if not ctx.live else "sent"
+    lines = [f"anyint-conformance: {len(observed)} cells observed, {requests} requests {answered}{note} -> " + ", ".join(shown(p) for p in paths)]
+    if incomplete:
+        lines.append(f"anyint-conformance: the run did not run to its end ({'; '.join(incomplete)}): every cell it did not observe kept its earlier verdict")
+    lenient = sum(c.verdict == Verdict.LENIENT.value for c in observed)
     if lenient:
         lines.append(f"anyint-conformance: {lenient} cell(s) lenient: accepted what only upstream OpenAI refuses "
                      f"(passes under the pages' rules; --strict-upstream fails them)")
     return lines
 
 
-def _declarations(engine, infos: dict, touched: list[str]) -> dict[str, dict[str, dict]]:
+def _declarations(ctx: RunContext, discovered: dict[str, Discovery], infos: dict, touched: list[str]) -> dict[str, dict[str, dict]]:
     """{target: {model: what it declares}}: the raw GET /models entry of every model this run saw (kept in
     the matrix's target info), merged with the --declarations file; carried-over targets keep theirs."""
-    extra = engine.declarations
-    names = {t.name for t in engine.targets}
+    extra = ctx.declarations
+    names = {t.name for t in ctx.targets}
     for target in touched:
-        found = engine.discovered.get(target)
+        found = discovered.get(target)
         entries = dict(found.entries) if found else {}
         for key, value in extra.items():  # {model: ...} for every target, or {target: {model: ...}}
             if key in names:

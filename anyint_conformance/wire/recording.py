@@ -31,7 +31,7 @@ import yaml
 
 from anyint_conformance.model.paths import CASSETTES_DIR, write_atomic
 from anyint_conformance.wire.transport import INTERACTION, TRANSPORT_ERROR, describe_failure
-from anyint_conformance.model.verdicts import REDACTED
+from anyint_conformance.model.verdicts import REDACTED, scrub
 
 MANIFEST = "target.yaml"
 SECRET_HEADERS = ("authorization", "proxy-authorization", "x-api-key", "api-key", "cookie", "set-cookie", "x-litellm-key")
@@ -59,24 +59,18 @@ class CassetteUnreadable(Exception):
 # -- scrubbing ------------------------------------------------------------------------------------------
 
 
-def scrub_text(text: str, secrets: list[str]) -> str:
-    for secret in secrets:
-        text = text.replace(secret, REDACTED)
-    return text
-
-
 def _scrub_bytes(body: Any, secrets: list[str]) -> Any:
     if isinstance(body, bytes):
         for secret in secrets:
             body = body.replace(secret.encode(), REDACTED.encode())
         return body
     if isinstance(body, str):
-        return scrub_text(body, secrets)
+        return scrub(body, secrets)
     return body
 
 
 def _scrub_headers(headers: dict[str, list[str]], secrets: list[str]) -> dict[str, list[str]]:
-    return {name: [scrub_text(str(v), secrets) for v in values] for name, values in headers.items() if name.lower() not in SECRET_HEADERS}
+    return {name: [scrub(str(v), secrets) for v in values] for name, values in headers.items() if name.lower() not in SECRET_HEADERS}
 
 
 # -- canonical requests -----------------------------------------------------------------------------------
@@ -205,7 +199,7 @@ class Cassette:
         """Append one interaction, scrubbed (the request's credential headers dropped, key values replaced)."""
         headers = _scrub_headers({k: [v] for k, v in request.headers.items()}, self.secrets)
         recorded = {"body": _scrub_bytes(content or None, self.secrets), "headers": headers, "method": request.method,
-                    "uri": scrub_text(str(request.url), self.secrets)}
+                    "uri": scrub(str(request.url), self.secrets)}
         response = {**response, "headers": _scrub_headers(response["headers"], self.secrets),
                     "body": {"string": _scrub_bytes(response["body"]["string"], self.secrets)}}
         with self._lock:
@@ -249,15 +243,17 @@ class Cassette:
             was = canonical_body(recorded["body"], _content_type(recorded["headers"]))
             diff = _first_difference(form_fields(was) if isinstance(was, bytes) else was, form_fields(failed) if isinstance(failed, bytes) else failed, "$")
             if diff is None:
-                where = "every recording of it was already played: the request was sent more often than recorded"
-                return CassetteMiss(self.path, asked, where if self._played else "the body matches interaction #{index} but another part of the request differs (query or host)")
+                key = request_key(method, uri, body, content_type)
+                if self._played.get(key):
+                    return CassetteMiss(self.path, asked, "every recording of it was already played: the request was sent more often than recorded")
+                return CassetteMiss(self.path, asked, f"the body matches interaction #{index} but another part of the request differs (query or host)")
             if best is None or len(diff[0]) > len(best[1][0]):  # the deepest difference: the closest recording
                 best = (index, diff)
         if best is None:
             recorded = sorted({f"{r['method']} {urlsplit(r['uri']).path}" for r in self.requests})
             return CassetteMiss(self.path, asked, f"nothing recorded for {asked} (the cassette has: {', '.join(recorded[:5])})")
         index, (where, was, now) = best
-        return CassetteMiss(self.path, asked, scrub_text(f"closest recording is interaction #{index}; at {where} it has {was} and this request has {now}", self.secrets))
+        return CassetteMiss(self.path, asked, scrub(f"closest recording is interaction #{index}; at {where} it has {was} and this request has {now}", self.secrets))
 
 
 # -- a parse cache: YAML is the record, JSON the fast read (about 20x faster to load) --------------------------

@@ -6,7 +6,9 @@ timeout, a body size cap, an event cap, so a misbehaving server can neither hang
 
 The run's transport policies are httpx transports stacked around the one that answers (a real
 connection, or a cassette), each testable alone:
-    RetryTransport(MeteredTransport(PacedTransport(answering)))
+    CapTransport(RetryTransport(MeteredTransport(PacedTransport(answering))))
+  cap     the token cap, the one place it is applied: an integer max_tokens above --token-cap is lowered
+          (every JSON body: probes, examples, negative and auth cases, lifecycle steps, the SDK's own calls)
   retry   429 answers retried within a bound, honouring Retry-After (every attempt is a request sent)
   meter   counts every request sent and its estimated price (the budgets read it)
   pace    --rps: a pyrate-limiter rate per target, shared by the threads of a run
@@ -38,6 +40,7 @@ DONE = "[DONE]"
 TRANSPORT_ERROR = "x-anyint-conformance-transport-error"
 ATTEMPTS = "anyint.attempts"  # response extension: how many requests a retried answer took
 INTERACTION = "anyint.interaction"  # request extension: the cassette interaction that answered it
+SENT_BODY = "anyint.sent_body"  # request extension: the JSON body as it went to the wire, when a policy changed it
 _NOT_JSON = object()
 
 
@@ -107,6 +110,41 @@ def ssl_context():
 
 def is_json_value(value: Any) -> bool:
     return value is not _NOT_JSON
+
+
+def cap_tokens(body: Any, cap: int) -> Any:
+    """The cost narrowing: an integer `max_tokens` above the cap is lowered to it (anything else, e.g. a
+    deliberately wrong type in a negative case, is left as it is). Applied by CapTransport; a body the
+    transport cannot see (a batch file's lines inside an upload) is narrowed with it by the suite's runner."""
+    if isinstance(body, dict) and isinstance(body.get("max_tokens"), int) and not isinstance(body["max_tokens"], bool) and body["max_tokens"] > cap:
+        return {**body, "max_tokens": cap}
+    return body
+
+
+class CapTransport(httpx.BaseTransport):
+    """The token cap on the way to the wire: a JSON body whose max_tokens passes the cap goes out capped
+    (re-encoded as httpx encodes JSON); what was sent is left on the request for the evidence."""
+
+    def __init__(self, inner: httpx.BaseTransport, cap: int):
+        self.inner, self.cap = inner, cap
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.headers.get("content-type", "").startswith("application/json"):
+            try:
+                body = json.loads(request.read())
+            except ValueError:
+                body = None  # a malformed body (a negative case) goes as it is
+            capped = cap_tokens(body, self.cap)
+            if capped is not body:
+                headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
+                sent = httpx.Request(request.method, request.url, headers=headers, json=capped)
+                sent.extensions = request.extensions  # shared: the cassette's interaction index reaches the caller
+                request.extensions[SENT_BODY] = capped
+                request = sent
+        return self.inner.handle_request(request)
+
+    def close(self) -> None:
+        self.inner.close()
 
 
 class RetryTransport(httpx.BaseTransport):
@@ -192,10 +230,11 @@ def rate_limiter(rps: float):
     return Limiter(Rate(1, int(Duration.SECOND / rps)))
 
 
-def policies(answering: httpx.BaseTransport, *, retries: int, sleep: Callable[[float], None], meter: Meter, limiter=None, name: str = "") -> httpx.BaseTransport:
-    """The run's stack: retry around meter around pace around whatever answers."""
+def policies(answering: httpx.BaseTransport, *, retries: int, sleep: Callable[[float], None], meter: Meter, token_cap: int,
+             limiter=None, name: str = "") -> httpx.BaseTransport:
+    """The run's stack: the token cap around retry around meter around pace around whatever answers."""
     inner = PacedTransport(answering, limiter, name) if limiter is not None else answering
-    return RetryTransport(MeteredTransport(inner, meter), retries=retries, sleep=sleep)
+    return CapTransport(RetryTransport(MeteredTransport(inner, meter), retries=retries, sleep=sleep), token_cap)
 
 
 def send(
@@ -234,6 +273,8 @@ def _send_once(client, method, url, body, stream, timeout, headers, content, fil
     try:
         response = client.send(request, stream=True)
         try:
+            if SENT_BODY in request.extensions:
+                exchange.body = request.extensions[SENT_BODY]
             exchange.interaction = request.extensions.get(INTERACTION)
             exchange.attempts = response.extensions.get(ATTEMPTS, 1)
             if TRANSPORT_ERROR in response.headers:  # a recorded failure (recording.py): the same error again

@@ -106,14 +106,41 @@ def request_price(prices: Prices | None, path: str, body: Any, token_cap: int) -
     return prices.per_request(route_class(path), model, tokens)
 
 
-class Spend:
-    """Estimated spend so far, and whether the next request would pass the budget."""
+def request_pricer(prices: Prices, token_cap: int):
+    """The meter's price of one request as sent (its JSON body read for the model and max_tokens)."""
+    import json
 
-    def __init__(self, prices: Prices | None, budget: float):
-        self.prices, self.budget, self.spent = prices, budget, 0.0
+    import httpx
 
-    def add(self, amount: float) -> None:
-        self.spent += amount
+    def price(request: "httpx.Request") -> float:
+        try:
+            body = json.loads(request.content) if request.headers.get("content-type", "").startswith("application/json") else None
+        except (ValueError, httpx.RequestNotRead):
+            body = None
+        return request_price(prices, request.url.path, body, token_cap)
 
-    def would_exceed(self, amount: float) -> bool:
-        return bool(self.budget) and self.spent + amount > self.budget + 1e-12
+    return price
+
+
+class Budget:
+    """What a run may still send: --max-requests and --budget (a spend estimated with --prices) against the
+    meter that counts every request sent. Asked before every cell and lifecycle step; `cut` tells the run
+    it did not run to its end."""
+
+    def __init__(self, meter, prices: Prices | None = None, max_requests: int = 0, spend: float = 0.0, token_cap: int = 16):
+        self.meter, self.prices, self.max_requests, self.spend, self.token_cap = meter, prices, max_requests, spend, token_cap
+        self.cut = False
+
+    def refusal(self, route: str, model: str | None, requests: int) -> str | None:
+        """Why the next cell (sending up to `requests` to `route`) must not be sent, or None."""
+        why = None
+        if self.max_requests and self.meter.requests >= self.max_requests:
+            why = f"request budget exhausted ({self.meter.requests} of --max-requests {self.max_requests} sent)"
+        elif self.spend and self.prices is not None:
+            amount = requests * self.prices.per_request(route_class(route.split(" ", 1)[-1]), model, self.token_cap)
+            if self.meter.spent + amount > self.spend + 1e-12:
+                currency = self.prices.currency
+                why = (f"spend budget: this cell (up to {requests} priced requests, about {amount:.4f} {currency}) would pass --budget {self.spend:g} "
+                       f"({self.meter.spent:.4f} {currency} estimated so far)")
+        self.cut = self.cut or why is not None
+        return why
