@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 # (set on these machines) it re-parses ~340 third-party modules on every run (~5 s).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: matrix test browser live-smoke schemas expectations targets-start targets-stop record
+.PHONY: matrix test lint browser live-smoke schemas expectations targets-start targets-stop record
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,10 +21,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 matrix: $(VENV)/.installed
 	$(PY) -m anyint_conformance.faces.cli matrix
 
-test: $(VENV)/.installed browser
-	@# the floors of ARCHITECTURE.md; import-linter always colours its output: strip that for logs
+# -n 2: both cores (each worker's cells reach the controller, which writes the one matrix a single run would)
+test: $(VENV)/.installed browser lint
+	$(PY) -m pytest -q -n 2 --junitxml=reports/.scratch/junit.xml
+
+# the floors of ARCHITECTURE.md (import-linter); it always colours its output: stripped, so logs stay plain text
+lint: $(VENV)/.installed
 	@out=$$($(VENV)/bin/lint-imports --no-cache 2>&1); code=$$?; printf '%s\n' "$$out" | sed 's/\x1b\[[0-9;]*m//g'; exit $$code
-	$(PY) -m pytest -q --junitxml=reports/.scratch/junit.xml
 
 # The HTML report is checked in a real headless browser: $CHROMIUM (any Chrome/Chromium executable) or
 # chromium on PATH. As root it installs Debian's chromium once; otherwise it says how, in one line.

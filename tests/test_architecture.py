@@ -50,3 +50,9 @@ def test_each_contract_catches_a_breach(tmp_path):
     broken = out.split("Broken contracts", 1)[1]
     for name, (_, _, said) in BREACHES.items():
         assert name in broken and said in broken, (name, broken[-3000:])
+
+
+def test_make_lint_writes_plain_text_for_logs():
+    result = subprocess.run(["make", "-s", "lint"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0 and "Contracts: 4 kept, 0 broken." in result.stdout
+    assert "\x1b" not in result.stdout + result.stderr  # no colour codes in a CI log

@@ -205,3 +205,23 @@ def test_the_manifest_says_when_each_cassette_was_recorded(tmp_path):
     write_manifest(tmp_path, "t", "http://x/v1", "d", "0", "2026-02-02T00:00:00Z", ["a/two.yaml"])  # a partial re-recording
     manifest = read_manifest(tmp_path)
     assert manifest["recorded_at"] == "2026-02-02T00:00:00Z" and manifest["recordings"] == {"a/one.yaml": "2026-01-01T00:00:00Z"}
+
+
+def test_a_miss_names_the_interaction_and_counts_plays_per_request(tmp_path):
+    from anyint_conformance.wire.recording import Cassette
+
+    cassette = Cassette(tmp_path / "c.yaml", "new_episodes", [])
+    for body in (b'{"a": 1}', b'{"b": 2}'):
+        request = httpx.Request("POST", "http://h/v1/x", content=body, headers={"content-type": "application/json"})
+        cassette.record(request, body, {"status": {"code": 200, "message": "OK"}, "headers": {}, "body": {"string": b"{}"}})
+    cassette.save()
+    replay = Cassette(tmp_path / "c.yaml", "none", [])
+    assert replay.play("POST", "http://h/v1/x", b'{"a": 1}', "application/json") == 0
+    # the same body on another host: the recording it matches is named (not a literal "#{index}")
+    other_host = replay.miss("POST", "http://other/v1/x", b'{"b": 2}', "application/json")
+    assert "matches interaction #1 but another part of the request differs" in other_host.where
+    # played once already: the same request again was sent more often than recorded ...
+    again = replay.miss("POST", "http://h/v1/x", b'{"a": 1}', "application/json")
+    assert "sent more often than recorded" in again.where
+    # ... but a request whose own recording was never played is not (plays count per request)
+    assert "sent more often" not in other_host.where

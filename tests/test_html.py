@@ -14,7 +14,7 @@ import pytest
 from anyint_conformance.reports import html, matrix, report
 from anyint_conformance.model.families import FAMILIES
 from anyint_conformance.reports.report import build_matrix
-from anyint_conformance.model.verdicts import MEANING, SYMBOL
+from anyint_conformance.model.verdicts import MEANING, TEXT_SYMBOL
 from tests.test_report import catalogue
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -64,7 +64,7 @@ def test_the_legend_has_symbol_word_and_meaning_for_every_verdict():
     page = html.render_html(catalogue(n_models=1, parameters=1, negatives=1))
     legend = page.split('<ul class="legend">', 1)[1].split("</ul>", 1)[0]
     for verdict, meaning in MEANING.items():
-        assert f'<span class="chip v-{report.slug(verdict.value)}">{escape(SYMBOL[verdict])} {verdict.value}</span>' in legend
+        assert f'<span class="chip v-{report.slug(verdict.value)}">{escape(TEXT_SYMBOL[verdict])} {verdict.value}</span>' in legend
         assert escape(meaning) in legend
 
 
@@ -87,7 +87,7 @@ def test_the_first_screen_answers_first():
     cells = re.findall(r'<td class="fam v-([^"]*)"><a href="#([^"]*)"[^>]*>(.*?)</a></td>', table)
     assert cells
     for verdict, anchor, text in cells:
-        assert re.sub(r"<[^>]+>", "", text).startswith(f"{escape(report.SYMBOLS[verdict])} {verdict}")
+        assert re.sub(r"<[^>]+>", "", text).startswith(f"{escape(report.TEXT_SYMBOLS[verdict])} {verdict}")
         assert f'<section class="evidence" id="{anchor}">' in page
     # target-wide families are never shown as a model's: model rows point up to the target-wide row
     model_row = table.split(f'<tr data-row="{m["targets"]["cat"]["models"][0]}">', 1)[1].split("</tr>", 1)[0]
@@ -100,8 +100,8 @@ def test_a_short_why_for_families_that_are_not_supported():
         cell("a", verdict="unsupported", status=404, kind="route", family="chat"),
     ], {"t": {}}, "0", "replay")
     table = _summary(html.render_html(m), "t")
-    assert "❌ <span class=\"w\">broken</span> <small>upload 500</small>" in table
-    assert "⛔ <span class=\"w\">unsupported</span> <small>404</small>" in table
+    assert "✘ <span class=\"w\">broken</span> <small>upload 500</small>" in table
+    assert "⊘ <span class=\"w\">unsupported</span> <small>404</small>" in table
 
 
 def test_drift_declared_and_the_new_evidence_fields_render():
@@ -117,9 +117,9 @@ def test_drift_declared_and_the_new_evidence_fields_render():
     page = html.render_html(m)
     assert "Strict: upstream OpenAI rules decided verdicts too." in page
     drift = page.split('<section class="drift">', 1)[1].split("</section>", 1)[0]
-    assert '<a href="#cell-t-a-post-chat-completions">POST /chat/completions</a>' in drift and "✅ supported" in drift and "⚠️ non-conforming" in drift
+    assert '<a href="#cell-t-a-post-chat-completions">POST /chat/completions</a>' in drift and "✔ supported" in drift and "⚠ non-conforming" in drift
     declared = page.split('<section class="declared">', 1)[1].split("</section>", 1)[0]
-    assert "<h2>Declared vs observed</h2>" in declared and "listed as an image model" in declared and "⛔ unsupported" in declared
+    assert "<h2>Declared vs observed</h2>" in declared and "listed as an image model" in declared and "⊘ unsupported" in declared
     evidence = page.split('id="cell-t-a-post-chat-completions">', 1)[1].split("</section>", 1)[0]
     assert "2026-11-25T10:00:00Z" in evidence and "strict: upstream rules decided too" in evidence
     assert '<span class="tag">upstream</span> <q>OpenAI: id is required</q>' in evidence
@@ -128,8 +128,8 @@ def test_drift_declared_and_the_new_evidence_fields_render():
 
 def test_every_detailed_cell_carries_a_symbol_not_only_a_colour():
     page = html.render_html(build_matrix([cell("a", verdict="broken", status=500), cell("b")], {"t": {}}, "0", "replay"))
-    assert re.search(r'<td class="cell v-broken"[^>]*><a [^>]*>❌ 500</a>', page)
-    assert re.search(r'<td class="cell v-supported"[^>]*><a [^>]*>✅ 200</a>', page)
+    assert re.search(r'<td class="cell v-broken"[^>]*><a [^>]*>✘ broken <small>500</small></a>', page)
+    assert re.search(r'<td class="cell v-supported"[^>]*><a [^>]*>✔ supported</a>', page)
 
 
 # --- in a browser --------------------------------------------------------------------------------
@@ -214,7 +214,10 @@ def test_the_summary_renders_first_in_the_browser(tmp_path, page):
         rows = re.findall(r'<tr data-row="([^"]*)"', table)
         assert set(info["models"]) <= set(rows) and len(rows) == len(set(rows)), rows
         texts = [re.sub(r"<[^>]+>", "", t) for t in re.findall(r'<td class="fam v-supported"><a [^>]*>(.*?)</a>', table)]
-        assert texts and all(t.startswith("✅ supported") for t in texts)  # a symbol and a word, not the colour alone
+        assert texts and all(t.startswith("✔ supported") for t in texts)  # a symbol and a word, not the colour alone
+    # every cell of the per-kind tables too: its word, not only a colour or a tooltip
+    cells = re.findall(r'<td class="cell v-[^"]*" data-verdict="([^"]*)"[^>]*><a [^>]*>(.*?)</a>', dom)
+    assert cells and all(verdict in re.sub(r"<[^>]+>", " ", text) for verdict, text in cells)
 
 
 def test_a_summary_cell_opens_the_evidence_of_the_cell_that_decided_it(tmp_path, page):
@@ -281,3 +284,32 @@ def read_png(data: bytes) -> tuple[int, int, list[tuple[int, int, int]]]:
         pixels += [tuple(line[x : x + 3]) for x in range(0, stride, bpp)]
         previous = line
     return width, height, pixels
+
+
+def _glyph_blocks(tmp_path: Path, chars: list[str]) -> list[frozenset]:
+    """Each character drawn big in the page's own font stack, screenshotted; the dark pixels of each."""
+    font = re.search(r"body\{font:[^;]*?px/[0-9.]+ ([^;}]*)", html._css([])).group(1)
+    cells = "".join(f"<div style='position:absolute;left:{10 + 70 * i}px;top:10px;width:64px;height:64px;font:44px/64px {font};"
+                    f"text-align:center;color:#000'>{escape(ch)}</div>" for i, ch in enumerate(chars))
+    page = tmp_path / "glyphs.html"
+    page.write_text(f'<!doctype html><meta charset="utf-8"><body style="margin:0;background:#fff">{cells}</body>')
+    png = tmp_path / "glyphs.png"
+    _browse(tmp_path, page.as_uri(), f"--screenshot={png}")
+    width, _, pixels = read_png(png.read_bytes())
+    return [frozenset((x - 70 * i, y) for y in range(10, 74) for x in range(10 + 70 * i, 74 + 70 * i) if sum(pixels[y * width + x]) < 384)
+            for i in range(len(chars))]
+
+
+def test_every_symbol_the_page_shows_is_drawn_not_a_box(tmp_path):
+    """A symbol the fonts lack draws as the same empty box as any missing character (measured here: the
+    emoji the page once used, on a machine without an emoji font): every symbol the page and the terminal
+    show must draw as something else, and as something."""
+    from anyint_conformance.model.verdicts import TEXT_SYMBOL
+
+    used = sorted(set(TEXT_SYMBOL.values()) | {"×", "↑", "—", "⚠"})
+    missing = ["\U0010fffd", "\U0010fffc"]  # private use: no font has them, both draw as the missing-glyph box
+    blocks = _glyph_blocks(tmp_path, used + missing)
+    box, other_box = blocks[-2:]
+    assert box and box == other_box, "two missing characters should draw the same box (the check's own control)"
+    boxes = [ch for ch, block in zip(used, blocks) if block == box or not block]
+    assert boxes == [], f"drawn as a box (or not at all) in the page's fonts: {boxes}"

@@ -252,8 +252,11 @@ def test_render_writes_markdown_and_html(tmp_path, capsys):
 def test_plan_passes_its_arguments_to_pytest(monkeypatch):
     calls = []
     monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 5)
-    assert cli.main(["plan", "--target", "litellm", "-k", "stream"]) == 5
-    assert calls == [[sys.executable, "-m", "pytest", str(ROOT / "suites"), "--anyint-plan", "--target", "litellm", "-k", "stream"]]
+    assert cli.main(["plan", "--target", "litellm", "-k", "stream"]) == 3  # pytest's 5 (nothing collected): a setup error
+    assert calls == [[sys.executable, "-m", "pytest", str(ROOT / "suites"), "--anyint-plan", "-p", "no:terminal", "--target", "litellm", "-k", "stream"]]
+    calls.clear()
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd) or 4)
+    assert cli.main(["plan", "--prices", "/missing.yaml"]) == 2  # pytest's usage error is bad input: 2, as --help says
 
 
 @pytest.mark.parametrize("command", ["matrix", "plan"])
@@ -271,11 +274,11 @@ def test_help_lists_every_run_option_with_its_default(command, capsys):
 
 def test_options_are_forwarded_only_when_given_then_the_rest(monkeypatch):
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd[4:]) or 0)
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd[7:]) or 0)
     assert cli.main(["plan", "-k", "chat", "--model", "a", "--strict", "--examples", "2", "--model", "b", "--budget", "1.50", "-n", "2"]) == 0
-    assert calls == [["--anyint-plan", "--model", "a", "--model", "b", "--examples", "2", "--strict-upstream", "--budget", "1.50", "-k", "chat", "-n", "2"]]
+    assert calls == [["--model", "a", "--model", "b", "--examples", "2", "--strict-upstream", "--budget", "1.50", "-k", "chat", "-n", "2"]]
     calls.clear()
-    assert cli.main(["plan"]) == 0 and calls == [["--anyint-plan"]]  # no defaults invented here: the plugin owns them
+    assert cli.main(["plan"]) == 0 and calls == [[]]  # no defaults invented here: the plugin owns them
 
 
 def test_a_bad_option_value_or_an_unknown_target_is_exit_2_before_pytest(monkeypatch, capsys):
@@ -292,8 +295,8 @@ def test_a_bad_option_value_or_an_unknown_target_is_exit_2_before_pytest(monkeyp
 
 def test_an_abbreviated_pytest_option_is_not_taken_for_one_of_ours(monkeypatch):
     calls = []
-    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd[4:]) or 0)
-    assert cli.main(["plan", "--rec", "x"]) == 0 and calls == [["--anyint-plan", "--rec", "x"]]
+    monkeypatch.setattr(cli.subprocess, "call", lambda cmd: calls.append(cmd[7:]) or 0)
+    assert cli.main(["plan", "--rec", "x"]) == 0 and calls == [["--rec", "x"]]
 
 
 # --- the terminal summary ----------------------------------------------------------------------------
@@ -308,12 +311,12 @@ def test_summary_answers_first_symbol_and_word_per_family():
     assert [h.strip() for h in head if h.strip()] == ["model", *FAMILIES]
     rows = {line.split("  ")[0]: line for line in lines[2:6]}
     assert set(rows) == {"(target-wide)", *m["targets"]["cat"]["models"]}
-    assert "✅ supported" in text and "❌ broken" in text
+    assert "✔ supported" in text and "✘ broken" in text
     # columns line up in terminal columns (an emoji takes two): a row's chat verdict starts under "chat"
     model = m["targets"]["cat"]["models"][0]
-    chat = cli.report.mark(dict(cli.report.summary_rows(m, "cat"))[model]["chat"]["verdict"])
+    chat = cli.report.mark(dict(cli.report.summary_rows(m, "cat"))[model]["chat"]["verdict"], text=True)
     assert cli._width(rows[model][: rows[model].index(chat)]) == cli._width(lines[1][: lines[1].index(" chat ") + 1])
-    assert lines[-1].startswith("cells: ") and "✅ supported" in lines[-1]
+    assert lines[-1].startswith("cells: ") and "✔ supported" in lines[-1]
 
 
 def test_summary_narrow_terminal_abbreviates_and_fits():
@@ -322,7 +325,7 @@ def test_summary_narrow_terminal_abbreviates_and_fits():
     assert all(cli._width(line) <= 80 for line in text.splitlines()), text
     prose = " ".join(text.split())  # the key is wrapped to the width too
     assert "key: " in prose and "brk = broken" in prose and "thread = threads & runs" in prose
-    assert "❌ brk" in text
+    assert "✘ brk" in text
     for model in m["targets"]["cat"]["models"]:
         assert text.count(model) >= 2  # repeated in every block of columns
     for short in cli.ABBREV.values():
@@ -347,11 +350,11 @@ def test_matrix_runs_the_suites_shows_progress_and_summarises(tmp_path):
     assert any(line.startswith("litellm: which endpoints each model supports") for line in lines)
     header = next(line for line in lines if line.startswith("model "))
     assert header.split()[1:3] == ["chat", "chat"]  # chat, chat stream, ...
-    assert next(line for line in lines if line.startswith("mock-chat-a ")).split()[1:3] == ["✅", "supported"]
-    assert f"cells: {n} ✅ supported" in result.stdout
+    assert next(line for line in lines if line.startswith("mock-chat-a ")).split()[1:3] == ["✔", "supported"]
+    assert f"cells: {n} ✔ supported" in result.stdout
 
 
-def test_matrix_maps_a_pytest_usage_error_to_3(tmp_path):
+def test_matrix_maps_a_pytest_usage_error_to_2(tmp_path):
     result = _run_matrix(tmp_path, "--no-such-option")
-    assert result.returncode == 3
+    assert result.returncode == 2  # bad input, as --help says (pytest's own exit code is 4)
     assert "no matrix was written" in result.stderr

@@ -96,12 +96,30 @@ def test_test_ids_select_cleanly(expression, wanted, unwanted):
 
 
 def test_the_plan_is_per_model_and_says_how_many_models(tmp_path):
+    import re
+
     result = run_pytest("suites", "--anyint-plan", "--target", "anyint", "--report-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:]
-    assert "anyint: models unknown until a live run asks GET /models; the (each model) row repeats for every model it lists" in result.stdout
-    assert "(each model)" in result.stdout
+    assert "anyint: models unknown until a live run asks GET /models; the 'per model' row is one model's, totals count one model: " \
+           "pass --models-expected N" in result.stdout
+    per_model = re.search(r"^anyint\s+per model\s+(\d+)\s+(\d+)-(\d+)$", result.stdout, re.M)
+    wide = re.search(r"^anyint\s+\(target-wide\)\s+(\d+)\s+(\d+)-(\d+)$", result.stdout, re.M)
+    assert per_model and wide
+    # a catalogue of 100: the totals are the target-wide row plus 100 times the per-model row
+    hundred = run_pytest("suites", "--anyint-plan", "--target", "anyint", "--models-expected", "100", "--latency", "3", "--concurrency", "16")
+    total = re.search(r"^total\s+(\d+)\s+(\d+)-(\d+)$", hundred.stdout, re.M)
+    assert [int(total.group(i)) for i in (1, 2, 3)] == [int(wide.group(i)) + 100 * int(per_model.group(i)) for i in (1, 2, 3)]
+    assert "totals count 100 model(s)" in hundred.stdout
+    assert re.search(r"^wall time at 3 s per answer, --concurrency 16: about \d+ min to \d+ min", hundred.stdout, re.M)
     recorded = run_pytest("suites", "--anyint-plan", "--target", "litellm", "--report-dir", str(tmp_path))
     assert "litellm: 8 recorded model(s); one row per model" in recorded.stdout
+
+
+def test_the_plan_alone_without_pytest_banners(tmp_path):
+    """What `anyint-conformance plan` runs (tests/test_matrix.py checks it passes -p no:terminal): the plan's lines only."""
+    result = run_pytest("suites", "--anyint-plan", "-p", "no:terminal", "--target", "anyint")
+    assert result.returncode == 0 and result.stdout.startswith("anyint: models unknown")
+    assert "test session starts" not in result.stdout and "no tests ran" not in result.stdout
 
 
 def test_the_summary_line_starts_a_line_of_its_own(tmp_path):
@@ -130,3 +148,20 @@ def test_a_broken_option_file_is_one_line_before_anything_is_sent(tmp_path, opti
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
     assert result.returncode == 4 and len(lines) == 1 and lines[0].startswith(f"ERROR: {bad}: cannot read the")
     assert not (tmp_path / "r").exists()
+
+
+@pytest.mark.parametrize("model", ["mock-chat-a", "litellm:mock-chat-b"])
+def test_a_model_selection_runs_that_model_and_its_target_wide_cells_only(tmp_path, model):
+    """As the README documents it: no test of another target, no cassette missed, no junk cell."""
+    result = run_pytest("suites", "--model", model, "--report-dir", str(tmp_path))
+    assert result.returncode == 0, result.stdout[-3000:]
+    cells = json.loads((tmp_path / "support-matrix.json").read_text())["cells"]
+    assert {(c["target"], c["model"]) for c in cells} == {("litellm", model.split(":")[-1]), ("litellm", None)}
+    assert all("/v1/" not in c["route"] for c in cells)  # routes, never a request path
+
+
+def test_the_no_key_advice_does_not_send_to_recordings_that_do_not_exist(tmp_path):
+    result = run_pytest("suites", "--base-url", "http://127.0.0.1:9/v1", "--key-env", "NO_SUCH_KEY", "--target-name", "nowhere",
+                        "--disable-recording", "--cassette-dir", str(tmp_path), "--report-dir", str(tmp_path / "r"))
+    line = next(line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR"))
+    assert "NO_SUCH_KEY is not set" in line and "there are no recordings of it to replay" in line and "drop --disable-recording" not in line

@@ -38,6 +38,9 @@ def _checked(kind):
 # The run's options (run/config.OPTIONS, the one table): the command forwards what was given to pytest,
 # which applies the defaults; argparse's own default stays None. pytest owns --strict: ours is --strict-upstream.
 RUN_OPTIONS = [o for o in OPTIONS if o.cli_flag is not None]
+# pytest's exit codes -> the command's (see EPILOG): 4 is pytest's usage error, which our plugin raises for
+# bad input (an unknown --model, a missing --prices file, a target without its key): 2 here
+PYTEST_EXIT = {0: 0, 1: 1, 4: 2}
 
 EPILOG = """\
 exit codes:
@@ -45,8 +48,7 @@ exit codes:
   1  conformance failures: a cell broke or drifted from suites/expectations (matrix);
      a cell that held (supported, or a bad request rejected as documented) was lost (diff --fail-on-lost)
   2  usage error or bad input: unknown option or target, missing file, not a matrix, conflicting shards
-  3  internal or setup error: pytest was interrupted, crashed, refused its options or collected nothing
-  plan returns pytest's own exit code once its options and targets are valid.
+  3  internal or setup error: pytest was interrupted, crashed or collected nothing
 
 matrix and plan forward the options above only when given (the defaults shown are the plugin's)
 and pass every other argument to pytest, e.g.
@@ -166,7 +168,9 @@ def cmd_plan(args, extra) -> int:
     if problem:
         print(f"anyint-conformance plan: {problem}", file=sys.stderr)
         return 2
-    return subprocess.call([sys.executable, "-m", "pytest", str(SUITES), "--anyint-plan", *_forwarded(args), *extra])
+    # -p no:terminal: the plan's lines only, no pytest session banners (errors still come as one line)
+    code = subprocess.call([sys.executable, "-m", "pytest", str(SUITES), "--anyint-plan", "-p", "no:terminal", *_forwarded(args), *extra])
+    return PYTEST_EXIT.get(code, 3)
 
 
 def cmd_matrix(args, extra) -> int:
@@ -188,7 +192,7 @@ def cmd_matrix(args, extra) -> int:
             return 3
     else:
         print("anyint-conformance matrix: no matrix was written", file=sys.stderr)
-    return {0: 0, 1: 1}.get(code, 3)  # pytest: 2 interrupted, 3 internal, 4 usage, 5 nothing collected
+    return PYTEST_EXIT.get(code, 3)
 
 
 def _pytest_with_progress(cmd: list[str]) -> int:
@@ -273,7 +277,7 @@ def summary(m: dict, width: int | None = None) -> str:
             out += _wrap("key: " + ", ".join(f"{SHORT[v]} = {v}" for v in report.VERDICTS if v in used) + "; "
                          + ", ".join(f"{a} = {f}" for f, a in ABBREV.items() if a != f), width)
         out += _blocks(table, width)
-        out += _wrap("cells: " + ", ".join(f"{n} {report.mark(v)}" for v, n in report.counts(cells)), width)
+        out += _wrap("cells: " + ", ".join(f"{n} {report.mark(v, text=True)}" for v, n in report.counts(cells)), width)
         out.append("")
     return "\n".join(out).rstrip("\n")
 
@@ -286,7 +290,7 @@ def _family_table(rows, short: bool) -> list[list[str]]:
         for fam in FAMILIES:
             entry = row.get(fam)
             v = entry["verdict"] if entry else None
-            texts.append("" if v is None else (f"{report.SYMBOLS.get(v, '?')} {SHORT.get(v, v)}" if short else report.mark(v)))
+            texts.append("" if v is None else (f"{report.TEXT_SYMBOLS.get(v, '?')} {SHORT.get(v, v)}" if short else report.mark(v, text=True)))
         body.append([model, *texts])
     return [head, *body]
 

@@ -123,13 +123,16 @@ def pytest_collection_modifyitems(config, items):
 def pytest_collection_finish(session):
     # Everything imported and collected so far lives for the whole run: keep it out of the cyclic GC's
     # full collections (Hypothesis and Schemathesis allocate heavily; each full pass walked all of it).
-    gc.freeze()
+    if not gc.get_freeze_count():  # once per process (a run inside another one, e.g. in the project's tests, is already frozen)
+        gc.freeze()
     engine = session.config.stash[ENGINE]
     items = [i for i in session.items if "conformance" in getattr(i, "fixturenames", ())]
     if engine.cfg.plan:
-        from anyint_conformance.run.plan import print_plan
+        from anyint_conformance.run.plan import plan_lines
 
-        print_plan(session, engine, [item_of(i, engine) for i in items])
+        reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+        for line in plan_lines(engine, [item_of(i, engine) for i in items]):
+            (reporter.write_line if reporter else print)(line)  # without the terminal plugin (the plan command): plain lines
         session.items.clear()  # nothing is sent
     elif engine.cfg.concurrency > 1 and items:
         engine.prerun([item_of(i, engine) for i in items])
@@ -174,7 +177,7 @@ def pytest_testnodedown(node, error):
     if engine is not None:
         for why in output.get("anyint_incomplete", []):
             engine.stopped_by(why)
-        engine.cells += [Cell(**c) for c in output.get("anyint_cells", [])]
+        engine.cells += [Cell.from_dict(c) for c in output.get("anyint_cells", [])]
         node.config.anyint_selected = getattr(node.config, "anyint_selected", False) or output.get("anyint_selected", False)
         for target, paths in output.get("anyint_recorded", {}).items():
             engine.cassettes.recorded.setdefault(target, set()).update(paths)

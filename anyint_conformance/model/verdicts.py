@@ -52,7 +52,21 @@ MEANING = {
     Verdict.ACCEPTED: "accepted an invalid request the page forbids; bad credentials answered 2xx (security finding)",
 }
 
-# A symbol beside every word: no meaning carried by colour alone.
+# A symbol beside every word: no meaning carried by colour alone. SYMBOL is for Markdown (GitHub draws its
+# emoji); TEXT_SYMBOL is for the HTML page and the terminal, which may have no emoji font: each of these is
+# drawn by the common text fonts (DejaVu, Liberation, Noto), and tests/test_html.py checks none is a box.
+TEXT_SYMBOL = {
+    Verdict.SUPPORTED: "✔",
+    Verdict.UNVERIFIED: "◐",
+    Verdict.IGNORED: "○",
+    Verdict.UNSUPPORTED: "⊘",
+    Verdict.NONCONFORMING: "⚠",
+    Verdict.BROKEN: "✘",
+    Verdict.UNTESTED: "·",
+    Verdict.REJECTED: "✔",
+    Verdict.LENIENT: "↷",
+    Verdict.ACCEPTED: "‼",
+}
 SYMBOL = {
     Verdict.SUPPORTED: "✅",
     Verdict.UNVERIFIED: "◐",
@@ -183,6 +197,11 @@ class Cell:
             examples=examples, kind=kind, security=bool(result.security), strict=bool(result.strict),
             interaction=exchange.interaction if exchange is not None else None,
         )
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "Cell":
+        """A cell as another process wrote it (an xdist worker's)."""
+        return cls(**data)
 
     @classmethod
     def untested(cls, target: str, model: str | None, route: str, parameter: str | None, reason: str, kind: str = "route") -> "Cell":

@@ -17,7 +17,7 @@ from anyint_conformance.model.families import FAMILIES, TARGET_WIDE
 from anyint_conformance.reports.report import (
     KINDS,
     MEANINGS,
-    SYMBOLS,
+    TEXT_SYMBOLS,
     TARGET_WIDE_ROW,
     anchors,
     cell_key,
@@ -68,7 +68,7 @@ def render_html(matrix: dict) -> str:
         f"{len(cells)} cells, {len(matrix['targets'])} target(s).{strict} First: which endpoints each model supports; "
         "below, every cell. Click a cell for its evidence.</p>",
         '<ul class="legend">',
-        *(f'<li><span class="chip v-{slug(v)}">{e(mark(v))}</span> {total.get(v, 0)} '
+        *(f'<li><span class="chip v-{slug(v)}">{e(mark(v, text=True))}</span> {total.get(v, 0)} '
           f'<span class="muted">{e(MEANINGS.get(v, "a verdict this renderer does not know"))}</span></li>' for v in verdicts),
         "</ul>",
         '<nav class="toc"><b>Targets:</b> ',
@@ -77,7 +77,7 @@ def render_html(matrix: dict) -> str:
         "</nav></header><main>",
     ]
     if matrix.get("security_findings"):
-        out.append('<div class="security"><b>⚠️ Security findings</b><ul>')
+        out.append('<div class="security"><b>⚠ Security findings</b><ul>')
         out += [f"<li>{e(str(f))}</li>" for f in matrix["security_findings"]]
         out.append("</ul></div>")
     for name, info in matrix["targets"].items():
@@ -90,7 +90,7 @@ def render_html(matrix: dict) -> str:
         '<label>column <select id="f-column"><option value="">all columns</option>',
         *(f'<option value="{e(c)}">{e(c)}</option>' for c in columns),
         "</select></label><span>",
-        *(f'<label class="chip v-{slug(v)}"><input type="checkbox" name="verdict" value="{e(v)}" checked>{e(mark(v))}</label>' for v in verdicts),
+        *(f'<label class="chip v-{slug(v)}"><input type="checkbox" name="verdict" value="{e(v)}" checked>{e(mark(v, text=True))}</label>' for v in verdicts),
         "</span></form>",
     ]
     for name, info in matrix["targets"].items():
@@ -139,13 +139,13 @@ def _answer(matrix: dict, name: str, info: dict, cells: list[dict], ids: dict) -
                 v, c = entry["verdict"], entry["cell"]
                 why = f" <small>{e(entry['why'])}</small>" if entry["why"] else ""
                 # the line may break between symbol and word, never inside the word
-                text = f'{e(SYMBOLS[v])} <span class="w">{e(v)}</span>' if v in SYMBOLS else f'<span class="w">{e(v)}</span>'
+                text = f'{e(TEXT_SYMBOLS[v])} <span class="w">{e(v)}</span>' if v in TEXT_SYMBOLS else f'<span class="w">{e(v)}</span>'
                 out.append(f'<td class="fam v-{slug(v)}"><a href="#{ids[cell_key(c)]}" title="{e(column(c))}: {e(str(c.get("reason", "")))}">'
                            f"{text}{why}</a></td>")
         out.append("</tr>")
     out.append("</tbody></table></div>")
     out.append('<p class="counts">Each cell: the worst verdict among the family\'s route and lifecycle cells. Cells: '
-               + ", ".join(f'{n} <span class="chip v-{slug(v)}">{e(mark(v))}</span>' for v, n in counts(cells)) + "</p>")
+               + ", ".join(f'{n} <span class="chip v-{slug(v)}">{e(mark(v, text=True))}</span>' for v, n in counts(cells)) + "</p>")
     return out + ["</section>"]
 
 
@@ -177,8 +177,8 @@ def _declared(declared: list[dict]) -> list[str]:
 
 
 def _chip(value) -> str:
-    if isinstance(value, str) and value in SYMBOLS:
-        return f'<span class="chip v-{slug(value)}">{e(mark(value))}</span>'
+    if isinstance(value, str) and value in TEXT_SYMBOLS:
+        return f'<span class="chip v-{slug(value)}">{e(mark(value, text=True))}</span>'
     return e(str(value))
 
 
@@ -214,9 +214,10 @@ def _table(cells: list[dict], ids: dict) -> list[str]:
                 out.append(f'<td class="absent" data-column="{e(col)}"></td>')
                 continue
             v, anchor = c["verdict"], ids[cell_key(c)]
-            text = e(f'{SYMBOLS.get(v, "")} {c["status"] if c.get("status") else v}'.strip())  # a symbol too: never colour alone
+            # symbol, word and status in every cell: never colour (or a tooltip) alone
+            text = e(f'{TEXT_SYMBOLS.get(v, "")} {v}'.strip()) + (f' <small>{e(str(c["status"]))}</small>' if c.get("status") and v not in ("supported", "rejected") else "")
             if c.get("warnings"):
-                text += f"<sup>⚠{len(c['warnings'])}</sup>"
+                text += f"<sup>{len(c['warnings'])} warning{'s' if len(c['warnings']) > 1 else ''}</sup>"
             tip = f"{v}: {c.get('reason', '')}"
             out.append(
                 f'<td class="cell v-{slug(v)}" data-verdict="{e(v)}" data-column="{e(col)}" data-anchor="{anchor}">'
@@ -247,7 +248,7 @@ def _evidence(c: dict, anchor: str) -> str:
     v = c["verdict"]
     out = [
         f'<section class="evidence" id="{anchor}"><h3>{e(c["target"])} · <code>{e(c["model"] or "(any)")}</code><br>{e(column(c))}</h3><dl>',
-        row("verdict", f'<span class="chip v-{slug(v)}">{e(mark(v))}</span>' + (" (strict: upstream rules decided too)" if c.get("strict") else "")),
+        row("verdict", f'<span class="chip v-{slug(v)}">{e(mark(v, text=True))}</span>' + (" (strict: upstream rules decided too)" if c.get("strict") else "")),
         row("status", e(str(c.get("status") or "—"))),
         row("reason", e(str(c.get("reason", "")))),
     ]

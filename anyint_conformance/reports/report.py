@@ -10,7 +10,7 @@ import re
 from collections import Counter
 
 from anyint_conformance.model.families import FAMILIES, SUMMARY_KINDS, TARGET_WIDE, family_of_cell, family_verdict
-from anyint_conformance.model.verdicts import MEANING, SEVERITY_ORDER, SYMBOL, Verdict, cell_key
+from anyint_conformance.model.verdicts import MEANING, SEVERITY_ORDER, SYMBOL, TEXT_SYMBOL, Verdict, cell_key
 
 FORMAT = "anyint-conformance/support-matrix"
 FORMAT_VERSION = 2
@@ -18,7 +18,8 @@ FORMAT_VERSION = 2
 READABLE_VERSIONS = (1, 2)
 
 VERDICTS = [v.value for v in Verdict]
-SYMBOLS = {v.value: s for v, s in SYMBOL.items()}
+SYMBOLS = {v.value: s for v, s in SYMBOL.items()}  # Markdown
+TEXT_SYMBOLS = {v.value: s for v, s in TEXT_SYMBOL.items()}  # HTML and terminal
 MEANINGS = {v.value: m for v, m in MEANING.items()}
 WORST_FIRST = [v.value for v in SEVERITY_ORDER]
 HOLDS = ("supported", "rejected")  # plain cells: nothing to explain
@@ -37,9 +38,11 @@ MD_BUDGET = 64_000
 MD_RESERVE = 1_500  # kept for the cut notes and the closing line
 
 
-def mark(verdict: str) -> str:
-    """Symbol and word: meaning never rests on a colour or a symbol alone. Unknown verdicts: the word."""
-    return f"{SYMBOLS[verdict]} {verdict}" if verdict in SYMBOLS else str(verdict)
+def mark(verdict: str, text: bool = False) -> str:
+    """Symbol and word: meaning never rests on a colour or a symbol alone. Unknown verdicts: the word.
+    `text`: the symbols every common font draws (HTML, terminal) instead of emoji (Markdown)."""
+    symbols = TEXT_SYMBOLS if text else SYMBOLS
+    return f"{symbols[verdict]} {verdict}" if verdict in symbols else str(verdict)
 
 
 def verdict_order(verdicts) -> list[str]:

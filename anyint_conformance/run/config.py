@@ -93,6 +93,10 @@ OPTIONS: tuple[Option, ...] = (
     Option("--no-expectations", False, "ignore suites/expectations/: judge every cell by the default rules", bool, invert=True, field="expectations"),
     Option("--report-dir", REPORTS_DIR, "where support-matrix.{json,md,html} are written", Path, "DIR", shown="reports/"),
     Option("--cassette-dir", CASSETTES_DIR, "root of the cassettes, one folder per target", Path, "DIR", shown="cassettes/"),
+    Option("--models-expected", 0, "plan: how many models a target lists whose models are not known yet (no recording, no live run): "
+           "the plan's totals count that many", int, "N", shown="one, said in the plan"),
+    Option("--latency", 0.0, "plan: seconds one answer takes, for the plan's estimate of a live run's wall time at --concurrency", float, "S",
+           shown="no estimate"),
     Option("--anyint-plan", False, "dry run: print models x tests x requests and the spend a live run could reach, send nothing", bool, cli=None),
     # pytest-recording's own options (its plugin declares them; the command forwards them)
     Option("--record-mode", None, "pytest-recording: once | new_episodes | all | rewrite (live, recorded) or none", metavar="MODE",

@@ -106,17 +106,18 @@ def _discover(ctx: RunContext, cassettes: Cassettes, connections: Connections, t
 
 
 def subjects(ctx: RunContext, found: dict[str, Discovery], per_target: bool = False) -> list[Subject]:
-    """Target x model pairs; with `per_target`, one subject per target (its probe model). A target none of
-    whose models --model names is not under test: it has no subject at all."""
+    """Target x model pairs; with `per_target`, one subject per target: its probe model (the profile's, or
+    the first it lists), whichever models --model chose, so target-wide cells always send the same
+    requests. A target none of whose models --model names is not under test: it has no subject at all."""
     out = []
     for target in ctx.targets:
         discovery = found.get(target.name)
         if discovery is None or not discovery.chosen:
             continue
-        models = discovery.models
         if per_target:
-            preferred = [m for m in models if m == target.probe_model]
-            out.append(Subject(target, (preferred or models or [None])[0]))
+            listed = discovery.listed or discovery.models
+            preferred = [m for m in listed if m == target.probe_model]
+            out.append(Subject(target, (preferred or listed or [None])[0]))
         else:
-            out += [Subject(target, m) for m in models]
+            out += [Subject(target, m) for m in discovery.models]
     return out

@@ -94,35 +94,50 @@ def _model(content: bytes, content_type: str) -> str | None:
     return body.get("model") if isinstance(body, dict) else None
 
 
-def print_plan(session, engine: Engine, items: list) -> None:
+def plan_lines(engine: Engine, items: list) -> list[str]:
+    """The plan as printed: requests per target and model, per route class (with the spend), the token
+    cap measured, and, with --latency, the wall time a live run would take at --concurrency. A target
+    whose models are unknown has one "per model" row; its totals count --models-expected models (one
+    when not given, and the plan says so)."""
     cfg, prices = engine.cfg, engine.ctx.prices
     most, server = dry_run(engine, items, supports=True)
     least, _ = dry_run(engine, items, supports=False)
+    unknown = {t.name for t in engine.ctx.targets if (f := engine.discovered.get(t.name)) is None or f.placeholder}
+    each = max(cfg.models_expected, 1)
+
+    def weight(item) -> int:  # how many models one item of a "per model" row stands for
+        return each if item.subject.target.name in unknown and not item.per_target else 1
+
     rows: dict[tuple[str, str], list[int]] = defaultdict(lambda: [0, 0, 0])
     classes: dict[tuple[str, str], list[float]] = defaultdict(lambda: [0, 0, 0.0])
     for item in items:
-        row = rows[(item.subject.target.name, "(target-wide)" if item.per_target else (item.subject.model or EACH_MODEL))]
+        target, w = item.subject.target.name, weight(item)
+        label = "(target-wide)" if item.per_target else ("per model" if target in unknown else (item.subject.model or EACH_MODEL))
+        row = rows[(target, label)]
         row[0] += 1
         row[1] += len(least[item.nodeid])
         row[2] += len(most[item.nodeid])
         for bound, requests in ((0, least[item.nodeid]), (1, most[item.nodeid])):
             for method, path, model in requests:
                 klass = route_class(path)
-                classes[(item.subject.target.name, klass)][bound] += 1
+                classes[(target, klass)][bound] += w
                 if bound == 1 and prices is not None and paid(method, path):
-                    classes[(item.subject.target.name, klass)][2] += prices.per_request(klass, model or item.subject.model, cfg.token_cap)
+                    classes[(target, klass)][2] += w * prices.per_request(klass, model or item.subject.model, cfg.token_cap)
     lines = []
     for target in engine.ctx.targets:
         found = engine.discovered.get(target.name)
-        if found is None or found.placeholder:
-            lines.append(f"{target.name}: models unknown until a live run asks GET /models; the {EACH_MODEL} row repeats for every model it lists")
+        if target.name in unknown:
+            count = f"--models-expected {cfg.models_expected}: totals count {each} model(s)" if cfg.models_expected else \
+                "totals count one model: pass --models-expected N for a catalogue of N"
+            lines.append(f"{target.name}: models unknown until a live run asks GET /models; the 'per model' row is one model's, {count}")
         else:
             lines.append(f"{target.name}: {len(found.models)} {'recorded' if not engine.ctx.live else 'discovered'} model(s); one row per model")
     lines.append(f"{'target':10} {'model':28} {'tests':>6} {'requests (min-max)':>20}")
     total = [0, 0, 0]
     for (target, model), (tests, lo, hi) in sorted(rows.items()):
         lines.append(f"{target:10} {model:28} {tests:>6} {f'{lo}-{hi}':>20}")
-        total = [total[0] + tests, total[1] + lo, total[2] + hi]
+        w = each if model == "per model" else 1
+        total = [total[0] + w * tests, total[1] + w * lo, total[2] + w * hi]
     lines.append(f"{'total':39} {total[0]:>6} {f'{total[1]}-{total[2]}':>20}")
     lines.append("")
     money = f"{'estimated spend (max, ' + prices.currency + ')':>28}" if prices else ""
@@ -140,7 +155,27 @@ def print_plan(session, engine: Engine, items: list) -> None:
     lines.append(f"max_tokens <= {cfg.token_cap} in every body (measured on the dry run: largest {largest} in {bodies} bodies that carry it, "
                  f"batch files and the SDK example included); min = every probe refused, max = every probe supported, every example, "
                  f"every lifecycle step, polls up to --poll-timeout")
-    tw = session.config.pluginmanager.get_plugin("terminalreporter")
-    for line in lines:
-        (tw.write_line if tw else print)(line)
+    if cfg.latency:
+        lines.append(wall_time(items, least, most, weight, cfg.latency, cfg.concurrency))
+    return lines
 
+
+def wall_time(items: list, least: dict, most: dict, weight, latency: float, concurrency: int) -> str:
+    """How long a live run would take at `latency` seconds per answer with `concurrency` tests in flight:
+    the requests spread over the threads, but never less than the longest test (its requests go in order)."""
+    def estimate(sent: dict) -> float:
+        total = sum(weight(i) * len(sent[i.nodeid]) for i in items)
+        longest = max((len(sent[i.nodeid]) for i in items), default=0)
+        return latency * max(total / max(concurrency, 1), longest)
+
+    lo, hi = estimate(least), estimate(most)
+    return (f"wall time at {latency:g} s per answer, --concurrency {concurrency}: about {_duration(lo)} to {_duration(hi)} "
+            f"(sequential: up to {_duration(latency * sum(weight(i) * len(most[i.nodeid]) for i in items))}; shard with --shard I/N past that)")
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
