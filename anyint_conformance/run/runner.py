@@ -7,6 +7,7 @@ of pytest. One Runner per test: its requests go, in order, through the test's ow
 from __future__ import annotations
 
 import contextlib
+import re
 from dataclasses import replace
 
 import httpx
@@ -98,8 +99,6 @@ class Runner:
 
     def _probe_route(self, route: str, operation: dict, valid: dict):
         """The route's valid request, in its own cassette (_route_probes/), for the route gate."""
-        import re
-
         name = re.sub(r"[^A-Za-z0-9._-]+", "_", f"{route}--{self.model}")
         cassette = self.cassettes.open(self.ctx.target_dir(self.target.name) / "_route_probes" / f"{name}.yaml")
         with self.connections.client(self.target, cassette) as client:

@@ -16,11 +16,13 @@ A per-1k-token price is applied to max_tokens plus PROMPT_TOKENS (the suite's pr
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from fnmatch import fnmatch
 from pathlib import Path
 from typing import Any
 
+import httpx
 import yaml
 
 # route path prefix -> class (the longest prefix wins)
@@ -108,9 +110,6 @@ def request_price(prices: Prices | None, path: str, body: Any, token_cap: int) -
 
 def request_pricer(prices: Prices, token_cap: int):
     """The meter's price of one request as sent (its JSON body read for the model and max_tokens)."""
-    import json
-
-    import httpx
 
     def price(request: "httpx.Request") -> float:
         try:
