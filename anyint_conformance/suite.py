@@ -15,10 +15,11 @@ from anyint_conformance.contract.derive import UPSTREAM
 from anyint_conformance.contract.schemas import load_schemas, operation
 from anyint_conformance.judging import negative
 from anyint_conformance.judging.cells import CellSpec
+from anyint_conformance.judging.lifecycle import batch_completed, batch_output
 from anyint_conformance.model.paths import OVERLAYS_DIR
 from anyint_conformance.model.verdicts import Provenance
 
-__all__ = ["Provenance", "negative", "negative_cases", "operation", "overlay", "parameter_cell", "route_cell"]
+__all__ = ["Provenance", "batch_completed", "batch_output", "negative", "negative_cases", "operation", "overlay", "parameter_cell", "route_cell"]
 
 
 @lru_cache(maxsize=None)
@@ -33,10 +34,12 @@ def route_cell(operation: dict, probe: dict, **fields) -> CellSpec:
     return CellSpec(operation=operation, probe=probe, overlay=overlay(operation["request"]), **fields)
 
 
-def parameter_cell(operation: dict, probe: dict, parameter: str, effect: str | None = None, files: dict | None = None) -> CellSpec:
-    """One optional parameter against the minimal probe: one request. Supported only when `effect` (the
-    documented effect) is observed; without an effect check the cell is `unverified`."""
-    return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, files=files)
+def parameter_cell(operation: dict, probe: dict, parameter: str, effect: str | None = None, files: dict | None = None,
+                   control: dict | None = None) -> CellSpec:
+    """One optional parameter against the minimal probe. Supported only when `effect` (the documented
+    effect) is observed against `control` (the request without the parameter, sent alongside); without
+    an effect check the cell is `unverified`."""
+    return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, files=files, control=control)
 
 
 def negative_cases(valid: dict[str, dict], extra: dict[str, list] | None = None) -> list[tuple[str, "negative.Mutation", str]]:

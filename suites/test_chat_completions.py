@@ -8,8 +8,9 @@ import pytest
 from anyint_conformance.suite import operation, route_cell
 
 CHAT = operation("/chat/completions")
-# The smallest useful request; max_tokens is always sent (an unbounded local model runs for minutes).
-PROBE = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
+# The smallest useful request; max_tokens is always sent (an unbounded local model runs for minutes), and
+# temperature 0 (the page: "Lower values are more deterministic"), so a real model answers alike each time.
+PROBE = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8, "temperature": 0}
 
 
 @pytest.mark.route("chat")

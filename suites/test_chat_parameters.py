@@ -1,7 +1,9 @@
 """Optional chat parameters, one at a time against the minimal probe: refused, accepted, honoured or ignored.
 
-Only the probe is sent: a parameter cell costs one request. Supported means the documented effect was
-observed on the answer; a parameter without an observable effect is at best `unverified`.
+A parameter cell is supported only when its documented effect is observed against a control: the same
+request without the parameter (or the request that must show the opposite), sent alongside. Where the
+control cannot show the difference, the cell is `unverified`, never a pass. Sampling is pinned
+(temperature 0) except in the cells of the sampling parameters themselves.
 """
 
 import pytest
@@ -9,34 +11,36 @@ import pytest
 from anyint_conformance.suite import operation, parameter_cell
 
 CHAT = operation("/chat/completions")
-BASE = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
+SAMPLING = {"messages": [{"role": "user", "content": "Say hello."}], "max_tokens": 8}
+BASE = {**SAMPLING, "temperature": 0}
 WEATHER_TOOL = {
     "type": "function",
     "function": {"name": "get_weather", "description": "Weather for a city", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
 }
 NAMED = {"type": "function", "function": {"name": "get_weather"}}
-TOOLS = {**BASE, "tools": [WEATHER_TOOL], "max_tokens": 16}  # room for a call's JSON arguments (the token cap still applies)
+# room for a whole call's JSON arguments: bodies that offer tools get --tool-token-cap, not --token-cap
+TOOLS = {**BASE, "tools": [WEATHER_TOOL], "max_tokens": 48}
 
-# parameter -> (the probe with only that parameter changed, the effect that shows it is honoured)
+# parameter -> (the probe with only that parameter changed, the effect that shows it is honoured, its control)
 PARAMETERS = {
-    "max_tokens": ({**BASE, "max_tokens": 2}, "max_tokens_bounds_completion"),
-    "temperature": ({**BASE, "temperature": 0}, None),
-    "top_p": ({**BASE, "top_p": 0.5}, None),
-    "stop": ({**BASE, "stop": ["o"]}, "stop_sequence_absent"),  # "string or array": both forms
-    "stop (string)": ({**BASE, "stop": "o"}, "stop_sequence_absent"),
-    "tools+tool_choice": ({**TOOLS, "tool_choice": NAMED}, "forced_tool_call"),
-    "tools+tool_choice (stream)": ({**TOOLS, "tool_choice": NAMED, "stream": True}, "streamed_tool_call"),
-    "tool_choice=required": ({**TOOLS, "tool_choice": "required"}, "tool_call_required"),
-    "tool_choice=none": ({**TOOLS, "tool_choice": "none"}, "no_tool_call"),
-    "presence_penalty": ({**BASE, "presence_penalty": 0.5}, None),
-    "frequency_penalty": ({**BASE, "frequency_penalty": 0.5}, None),
-    "user": ({**BASE, "user": "user_123"}, None),
-    "content array": ({**BASE, "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello."}]}]}, None),
+    "max_tokens": ({**BASE, "max_tokens": 2}, "max_tokens_bounds_completion", BASE),
+    "temperature": ({**SAMPLING, "temperature": 0}, None, None),
+    "top_p": ({**SAMPLING, "top_p": 0.5}, None, None),
+    "stop": ({**BASE, "stop": ["o"]}, "stop_sequence_absent", BASE),  # "string or array": both forms
+    "stop (string)": ({**BASE, "stop": "o"}, "stop_sequence_absent", BASE),
+    "tools+tool_choice": ({**TOOLS, "tool_choice": NAMED}, "forced_tool_call", None),
+    "tools+tool_choice (stream)": ({**TOOLS, "tool_choice": NAMED, "stream": True}, "streamed_tool_call", None),
+    "tool_choice=required": ({**TOOLS, "tool_choice": "required"}, "tool_call_required", TOOLS),
+    "tool_choice=none": ({**TOOLS, "tool_choice": "none"}, "no_tool_call", {**TOOLS, "tool_choice": "required"}),
+    "presence_penalty": ({**SAMPLING, "presence_penalty": 0.5}, None, None),
+    "frequency_penalty": ({**SAMPLING, "frequency_penalty": 0.5}, None, None),
+    "user": ({**BASE, "user": "user_123"}, None, None),
+    "content array": ({**BASE, "messages": [{"role": "user", "content": [{"type": "text", "text": "Say hello."}]}]}, None, None),
 }
 
 
 @pytest.mark.route("chat")
 @pytest.mark.parametrize("parameter", list(PARAMETERS))
 def test_chat_parameter(conformance, parameter):
-    probe, effect = PARAMETERS[parameter]
-    conformance.check(parameter_cell(CHAT, probe, parameter, effect))
+    probe, effect, control = PARAMETERS[parameter]
+    conformance.check(parameter_cell(CHAT, probe, parameter, effect, control=control))

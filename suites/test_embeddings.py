@@ -1,4 +1,5 @@
-"""POST /embeddings: the route per model, then its documented optional parameters one at a time."""
+"""POST /embeddings: the route per model, then its documented optional parameters one at a time, each
+observed against the probe without it."""
 
 import pytest
 
@@ -8,10 +9,10 @@ EMBEDDINGS = operation("/embeddings")
 PROBE = {"input": "AnyInt routes one application through multiple model families."}
 
 PARAMETERS = {
-    "encoding_format": ({**PROBE, "encoding_format": "base64"}, "base64_encoding"),
-    "dimensions": ({**PROBE, "dimensions": 8}, "dimensions_honoured"),
-    "array input": ({"input": ["Hello there.", "General Kenobi."]}, "one_embedding_per_input"),
-    "user": ({**PROBE, "user": "user_123"}, None),
+    "encoding_format": ({**PROBE, "encoding_format": "base64"}, "base64_encoding", PROBE),
+    "dimensions": ({**PROBE, "dimensions": 8}, "dimensions_honoured", PROBE),
+    "array input": ({"input": ["Hello there.", "General Kenobi."]}, "distinct_vectors", None),
+    "user": ({**PROBE, "user": "user_123"}, None, None),
 }
 
 
@@ -23,5 +24,5 @@ def test_embeddings(conformance):
 @pytest.mark.route("embeddings")
 @pytest.mark.parametrize("parameter", list(PARAMETERS))
 def test_embeddings_parameter(conformance, parameter):
-    probe, effect = PARAMETERS[parameter]
-    conformance.check(parameter_cell(EMBEDDINGS, probe, parameter, effect))
+    probe, effect, control = PARAMETERS[parameter]
+    conformance.check(parameter_cell(EMBEDDINGS, probe, parameter, effect, control=control))

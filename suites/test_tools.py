@@ -1,7 +1,10 @@
 """Tool calling as the chat page documents it (`tools`, `tool_choice`, and the message row `tool_call_id`:
-"Tool responses only"): a forced call, then the round trip. The assistant message with its tool_calls
-(content null) goes back with a `tool` message that names the call's id, and the model must answer.
-Each step is its own cell, checked against the schemas and the SDK; bodies stay capped."""
+"Tool responses only"): a forced call, then the round trip. The assistant message with its tool_calls goes
+back with a `tool` message that names the call's id, and the model must answer. The assistant turn is sent
+in the page's documented form first (`content` is typed "string or array": an empty string), then in the
+form openai-python agent loops send back (`content: null`, upstream OpenAI's) as a cell of its own.
+Each step is its own cell, checked against the schemas, the SDK and the integrity rules; bodies stay
+capped (the tool cap: room for the call's arguments) and sampling pinned (temperature 0)."""
 
 import json
 
@@ -21,11 +24,12 @@ RESULT = json.dumps({"city": "Paris", "temperature_c": 18, "sky": "clear"})
 
 @pytest.mark.route("chat")
 def test_tool_round_trip(conformance):
-    base = {"model": conformance.model, "tools": [WEATHER_TOOL], "max_tokens": 16}
+    base = {"model": conformance.model, "tools": [WEATHER_TOOL], "max_tokens": 48, "temperature": 0}
     with conformance.lifecycle(kind="parameter", prefix="tool round trip: ") as life:
         first = life.step("1 forced call", CHAT, body={**base, "messages": ASK, "tool_choice": FORCED}, effect="forced_tool_call")
         calls = [c for ch in (first or {}).get("choices") or [] for c in ((ch.get("message") or {}).get("tool_calls") or [])]
         call = calls[0] if calls else None
-        messages = ASK + [{"role": "assistant", "content": None, "tool_calls": [call]},
-                          {"role": "tool", "tool_call_id": (call or {}).get("id"), "content": RESULT}]
-        life.step("2 answer from the tool result", CHAT, body={**base, "messages": messages}, needs=call)
+        for label, content in (("2 answer from the tool result", ""), ("2 answer from the tool result (assistant content null, upstream's form)", None)):
+            messages = ASK + [{"role": "assistant", "content": content, "tool_calls": [call]},
+                              {"role": "tool", "tool_call_id": (call or {}).get("id"), "content": RESULT}]
+            life.step(label, CHAT, body={**base, "messages": messages}, needs=call)

@@ -105,7 +105,10 @@ def test_the_budget_refuses_past_its_limits_and_says_the_run_was_cut():
     budget = Budget(meter, max_requests=2)
     assert budget.refusal("POST /chat/completions", "m", 1) is None and not budget.cut
     meter.requests = 2
-    assert "request budget exhausted (2 of --max-requests 2 sent)" in budget.refusal("POST /chat/completions", "m", 1) and budget.cut
+    assert "request budget exhausted (2 of --max-requests 2 sent; this cell sends up to 1)" in budget.refusal("POST /chat/completions", "m", 1) and budget.cut
+    meter.requests = 1
+    assert budget.refusal("POST /chat/completions", "m", 2) is not None  # a cell that would go past the budget is not started
+    assert Budget(Meter(), max_requests=2).refusal("POST /chat/completions", "m", 2) is None
     prices = Prices(({"class": "images", "model": "*", "per_request": 0.5},))
     spend = Budget(Meter(), prices, spend=1.0)
     assert spend.refusal("POST /images/generations", "m", 2) is None

@@ -38,6 +38,7 @@ def test_the_plan_measures_the_token_cap_over_every_body(tmp_path):
     result = run_pytest("suites", "--anyint-plan", "--target", "litellm", "--token-cap", "4")
     line = next(line for line in result.stdout.splitlines() if line.startswith("max_tokens <= 4 in every body"))
     assert re.search(r"largest 4 in \d{3,} bodies", line) and "batch files and the SDK example included" in line
+    assert re.search(r"<= 48 in bodies that offer tools \(largest 48 in \d+", line)
 
 
 def test_every_body_kind_a_run_sends_stays_under_the_token_cap(tmp_path):
@@ -55,8 +56,9 @@ def test_every_body_kind_a_run_sends_stays_under_the_token_cap(tmp_path):
             body = request["body"] if isinstance(request["body"], bytes) else (request["body"] or "").encode()
             content_type = next(iter(request["headers"].get("content-type", [""])), "")
             sent.append((request["method"], request["uri"], body, content_type))
-    largest, bodies = max_tokens_sent(sent)
+    largest, bodies, tool_largest, tool_bodies = max_tokens_sent(sent)
     assert bodies > 30 and largest == 4
+    assert tool_bodies > 3 and tool_largest == 48  # bodies that offer tools get --tool-token-cap: room for a call
     kinds = {p.parent.name for p in (tmp_path / "c").rglob("*.yaml")}
     assert {"test_chat_completions", "test_chat_parameters", "test_negative", "test_tools", "test_batches", "test_auth"} <= kinds
     batch_files = [b for m, u, b, ct in sent if "multipart" in ct and b'"max_tokens"' in b]

@@ -28,6 +28,7 @@ class Violation:
     schema_path: str
     layer: str = DOCUMENTED
     rule: str | None = None  # the quoted row of the page, or the upstream name
+    inferred: bool = False  # documented layer: the rule is our reading of the row's wording (said in the rule)
 
     def __str__(self) -> str:
         return f"{self.path}: {self.message}"
@@ -94,8 +95,8 @@ def first_violation(schema_id: str, instance: Any, layer: str = DOCUMENTED) -> V
     if error.validator == "required" and isinstance(error.instance, dict):
         missing = next((name for name in error.validator_value if name not in error.instance), None)
     path = list(error.absolute_path) + ([missing] if missing else [])
-    return Violation(json_path(error.absolute_path), error.message, "/".join(map(str, error.absolute_schema_path)), layer,
-                     rule_at(schema_id, path, layer))
+    rule, inferred = rule_at(schema_id, path, layer, error.validator)
+    return Violation(json_path(error.absolute_path), error.message, "/".join(map(str, error.absolute_schema_path)), layer, rule, inferred)
 
 
 def violations(schema_id: str, instance: Any) -> list[Violation]:
@@ -110,9 +111,11 @@ def violations(schema_id: str, instance: Any) -> list[Violation]:
     return [upstream] if upstream is not None else []
 
 
-def rule_at(schema_id: str, path: list, layer: str = DOCUMENTED) -> str | None:
-    """The rule behind the schema node at an instance path: the page's row (field, meaning, our reading)
-    for the documented layer, the upstream name for the upstream layer."""
+def rule_at(schema_id: str, path: list, layer: str = DOCUMENTED, keyword: str | None = None) -> tuple[str | None, bool]:
+    """The rule behind the schema node at an instance path, and whether it is our reading: the page's row
+    (field, meaning, our reading) for the documented layer, the upstream name for the upstream layer. A
+    breach of what the row itself states (its Required cell, its Type cell) is documented; of anything
+    else the row implies, our reading, and the rule says so."""
     node, annotated, field = load_schemas(layer)[schema_id], None, []
     for part in [None, *path]:
         if part is not None:
@@ -126,22 +129,23 @@ def rule_at(schema_id: str, path: list, layer: str = DOCUMENTED) -> str | None:
         if "x-source" in node:
             annotated = (node, ".".join(field))
     if annotated is None:
-        return None
+        return None, False
     node, name = annotated
     if layer == UPSTREAM:
         source = (node.get("x-upstream") or {}).get("source") or (node.get("x-inferred") or {}).get("source")
         if source:
-            return f"upstream OpenAI: {source}"
+            return f"upstream OpenAI: {source}", False
     text = f"{node['x-source']}: {name or '(body)'}"
     cells = [f"{key} {node[f'x-{key}']}" for key in ("type", "required") if f"x-{key}" in node]
     if cells:
         text += f" ({', '.join(cells)})"
     if node.get("description"):
         text += f' — "{node["description"]}"'
+    stated = (keyword == "required" and "x-required" in node) or (keyword == "type" and "x-type" in node and node.get("x-documented"))
     why = (node.get("x-inferred") or {}).get("why")
-    if why and node.get("x-provenance") == "page":
-        text += f" (our reading: {why})"
-    return text
+    if why and node.get("x-provenance") == "page" and not stated:
+        return text + f" (our reading: {why})", True
+    return text, False
 
 
 def _child(node: dict, part: Any, layer: str) -> dict | None:
@@ -180,11 +184,6 @@ def _walk_when_available(schema: dict, instance: Any, path: str) -> Iterator[str
     elif isinstance(instance, list) and "items" in schema:
         for i, item in enumerate(instance):
             yield from _walk_when_available(schema["items"], item, f"{path}[{i}]")
-
-
-def sdk_type(schema_id: str) -> str | None:
-    """The official openai type that must parse a body of this schema (`x-sdk`), if the tables name one."""
-    return load_schemas()[schema_id].get("x-sdk") if schema_id in load_schemas() else None
 
 
 @lru_cache(maxsize=1)

@@ -22,6 +22,7 @@ from anyint_conformance.run.targets import TargetError
 from anyint_conformance.model.verdicts import Cell
 
 ENGINE = pytest.StashKey[Engine]()
+UNUSABLE = pytest.StashKey[str]()  # why no engine could be made for a run that did not name the suites
 
 
 def pytest_addoption(parser):
@@ -47,6 +48,9 @@ def pytest_configure(config):
             raise TargetError("--concurrency and -n do not mix: choose threads in one process (--concurrency) or xdist workers (-n)")
         config.stash[ENGINE] = Engine(cfg)
     except TargetError as exc:
+        if not _suite_args(config):  # a run of the project's own tests only: the suites' targets do not concern it
+            config.stash[UNUSABLE] = str(exc)
+            return
         raise pytest.UsageError(str(exc)) from None
 
 
@@ -84,6 +88,8 @@ def pytest_deselected(items):
 
 def pytest_generate_tests(metafunc):
     if "conformance" in metafunc.fixturenames:
+        if UNUSABLE in metafunc.config.stash:  # the suites were reached after all (e.g. a file of suites/ named oddly)
+            raise pytest.UsageError(metafunc.config.stash[UNUSABLE])
         engine = metafunc.config.stash[ENGINE]
         if not engine.discovered:  # collected by a path pytest_sessionstart did not recognise as suites/
             _prepare(engine)
@@ -114,7 +120,9 @@ def item_of(node, engine: Engine) -> Item:
 
 
 def pytest_collection_modifyitems(config, items):
-    engine = config.stash[ENGINE]
+    engine = config.stash.get(ENGINE, None)
+    if engine is None:
+        return
     for item in items:
         if "conformance" in getattr(item, "fixturenames", ()) and not engine.ctx.live:
             item.add_marker(pytest.mark.block_network)  # replay never opens a socket, loopback included
@@ -125,7 +133,9 @@ def pytest_collection_finish(session):
     # full collections (Hypothesis and Schemathesis allocate heavily; each full pass walked all of it).
     if not gc.get_freeze_count():  # once per process (a run inside another one, e.g. in the project's tests, is already frozen)
         gc.freeze()
-    engine = session.config.stash[ENGINE]
+    engine = session.config.stash.get(ENGINE, None)
+    if engine is None:
+        return
     items = [i for i in session.items if "conformance" in getattr(i, "fixturenames", ())]
     if engine.cfg.plan:
         from anyint_conformance.run.plan import plan_lines

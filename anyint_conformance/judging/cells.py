@@ -14,7 +14,8 @@ from typing import Any, Callable
 import httpx
 
 from anyint_conformance.contract import generate
-from anyint_conformance.judging.checks import EFFECTS, Assessment, Expect, Rules, Unobservable
+from anyint_conformance.judging.checks import Assessment, Expect, Rules
+from anyint_conformance.judging.effects import EFFECTS, NEEDS_CONTROL, Unobservable
 from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict, worst
 from anyint_conformance.wire.cost import Budget
 from anyint_conformance.wire.transport import Exchange, send
@@ -27,6 +28,7 @@ class Judging:
     rules: Rules = Rules()
     timeout: float = 60.0
     budget: Budget | None = None  # asked before a cell sends anything: why it must not (a budget is spent)
+    trials: int = 1  # --trials: how many times an effect cell is judged
 
     def refusal(self, route: str, model: str | None, requests: int) -> str | None:
         return self.budget.refusal(route, model, requests) if self.budget is not None else None
@@ -42,7 +44,8 @@ class CellSpec:
     pinned: dict = field(default_factory=dict)  # fields fixed for probe and examples (e.g. stream)
     overlay: dict | None = None
     kind: str = "route"  # route | parameter
-    effect: str | None = None  # a checks.EFFECTS name: the observable effect the docs promise
+    effect: str | None = None  # an effects.EFFECTS name: the observable effect the docs promise
+    control: dict | None = None  # the request the effect is observed against (model excluded): without the parameter
     generate: bool = True  # send the page's examples and Hypothesis examples behind a supported probe
     files: dict | None = None  # multipart uploads {field: (filename, bytes, content type)}; body = form fields
 
@@ -85,7 +88,10 @@ def run_cell(
     on_exchange: Callable[[Exchange], None] | None = None,
 ) -> Cell:
     probe_body, later = spec.bodies(model, examples, seed)
-    spent = judging.refusal(spec.route, model, 1 + len(later))
+    control_body = {**spec.control, **({"model": model} if model is not None else {})} if spec.control is not None else None
+    effect = spec.kind == "parameter" and spec.effect is not None
+    trials = max(judging.trials, 1) if effect else 1
+    spent = judging.refusal(spec.route, model, 1 + len(later) + (trials - 1) + (trials if control_body is not None else 0))
     if spent:
         return Cell.untested(target, model, spec.route, spec.parameter, spent, kind=spec.kind)
 
@@ -97,9 +103,9 @@ def run_cell(
 
     results = [exchange(probe_body)]
     if spec.kind == "parameter" and results[0][1].verdict is Verdict.SUPPORTED:
-        results[0] = (results[0][0], with_effect(spec.effect, probe_body, *results[0]))
+        results = _trials(spec, probe_body, control_body, results[0], trials, exchange)
     sent = 0
-    if results[0][1].verdict is Verdict.SUPPORTED:
+    if results[0][1].verdict is Verdict.SUPPORTED and spec.kind != "parameter":
         for body in later:
             results.append(_as_example(*exchange(body)))
             sent += 1
@@ -113,21 +119,55 @@ def run_cell(
     )
 
 
-def with_effect(name: str | None, body: dict, ex: Exchange, result: Assessment) -> Assessment:
-    """Accepted and conforming: was the parameter's documented effect observed on the answer? Supported
-    means observed; without an effect check, or when this answer cannot show it, the cell is unverified."""
+def _trials(spec: CellSpec, body: dict, control_body: dict | None, first: tuple[Exchange, Assessment], trials: int, exchange) -> list[tuple[Exchange, Assessment]]:
+    """The parameter's effect judged `trials` times, each against its control answer (which shows what the
+    answer is without the parameter and decides nothing of its own). One outcome for all: K of K alike,
+    or flaky with its count. The deciding trial comes first; every request sent is in the list."""
+    judged, sent = [], []
+    for trial in range(trials):
+        ex, result = first if trial == 0 else exchange(body)
+        if result.verdict is not Verdict.SUPPORTED:
+            return [(ex, result), *sent]  # a trial that broke or was refused decides the cell as it is
+        control = None
+        if control_body is not None:
+            control, control_result = exchange(control_body)
+            sent.append((control, replace(control_result, verdict=Verdict.SUPPORTED, findings=[])))  # counted, never deciding
+            if control_result.verdict is not Verdict.SUPPORTED:
+                control = replace(control, status=None, error=f"{control_result.verdict.value}: {control_result.reason}")
+        judged.append((ex, with_effect(spec.effect, body, ex, result, control)))
+    verdicts = [a.verdict for _, a in judged]
+    counts = {v: verdicts.count(v) for v in set(verdicts)}
+    rest = [(e, replace(a, verdict=Verdict.SUPPORTED)) for e, a in judged[1:]]
+    if len(counts) == 1:
+        ex, result = judged[0]
+        return [(ex, replace(result, reason=f"{result.reason} ({trials}/{trials} trials alike)") if trials > 1 else result), *rest, *sent]
+    observed = counts.get(Verdict.SUPPORTED, 0)
+    ex, result = next((e, a) for e, a in judged if a.verdict is not Verdict.SUPPORTED)
+    flaky = Finding(spec.effect or "effect", Severity.NOTE, f"the effect was observed in {observed} of {trials} trials "
+                    f"({counts.get(Verdict.IGNORED, 0)} ignored, {counts.get(Verdict.UNVERIFIED, 0)} not observable); one that was not: {result.reason}")
+    decided = replace(result, verdict=Verdict.FLAKY, reason=f"flaky {observed}/{trials}: {flaky.message}", findings=[*result.findings, flaky])
+    return [(ex, decided), *[(e, replace(a, verdict=Verdict.SUPPORTED)) for e, a in judged if e is not ex], *sent]
+
+
+def with_effect(name: str | None, body: dict, ex: Exchange, result: Assessment, control: Exchange | None = None) -> Assessment:
+    """Accepted and conforming: was the parameter's documented effect observed on the answer, against the
+    control answer? Supported means observed; without an effect check, or when this answer or its control
+    cannot show it, the cell is unverified."""
     if name is None:
         finding = Finding("effect", Severity.WARNING, "accepted and conforming; no check can observe this parameter's effect", provenance=Provenance.DOCUMENTED)
         return replace(result, verdict=Verdict.UNVERIFIED, reason=f"{result.reason}; effect not verified (no effect check for this parameter)", findings=[*result.findings, finding])
     try:
-        ignored = EFFECTS[name](body, ex)
+        if name in NEEDS_CONTROL and (control is None or control.status is None or not 200 <= control.status < 300):
+            why = control.error if control is not None and control.error else (f"answered HTTP {control.status}" if control is not None else "not sent")
+            raise Unobservable(f"the control request (the same without the parameter) was {why}")
+        ignored = EFFECTS[name](body, ex, control)
     except Unobservable as why:
         finding = Finding(name, Severity.WARNING, f"effect not observable: {why}")
         return replace(result, verdict=Verdict.UNVERIFIED, reason=f"{result.reason}; effect not verified: {why}", findings=[*result.findings, finding])
     if ignored:
         finding = Finding(name, Severity.NOTE, f"accepted but ignored: {ignored}")
         return replace(result, verdict=Verdict.IGNORED, reason=finding.message, findings=[*result.findings, finding])
-    return replace(result, reason=f"{result.reason}; effect observed ({name})")
+    return replace(result, reason=f"{result.reason}; effect observed ({name}" + (", against the control" if name in NEEDS_CONTROL else "") + ")")
 
 
 @dataclass(frozen=True)
@@ -141,6 +181,7 @@ class Rejection:
     headers: dict = field(default_factory=dict)
     statuses: tuple[int, ...] | None = None  # None: any 4xx
     auth: bool = False
+    security: bool = False  # accepting it is a security finding (a request without the valid key)
     shown: str | None = None  # how the request is described in evidence (credentials never shown)
 
 
@@ -161,7 +202,7 @@ def run_rejection_cell(
     if spent:
         return Cell.untested(target, model, route, parameter, spent, kind=kind)
     ex = send(client, method, url, case.body, content=case.content, headers=case.headers, timeout=judging.timeout)
-    result = judging.rules.judge_rejection(ex, case.rule, case.statuses, auth=case.auth)
+    result = judging.rules.judge_rejection(ex, case.rule, case.statuses, auth=case.auth, security=case.security)
     request = {"method": method, "url": url, "body": ex.body}
     if case.shown:
         request["credentials"] = case.shown

@@ -11,19 +11,73 @@ Every step's body passes the run's cost narrowing (the transport's token cap); t
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, replace
 from typing import Any, Callable
 
 import httpx
 
+from anyint_conformance.contract.schemas import violations
 from anyint_conformance.judging.cells import Judging, with_effect
 from anyint_conformance.judging.checks import Expect
 from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict
 from anyint_conformance.wire.transport import send
 
 TERMINAL = {"completed", "failed", "cancelled", "expired", "incomplete", "requires_action"}
-GONE_RULE = Finding("gone", Severity.NONCONFORMING, "a deleted resource is gone", provenance=Provenance.UPSTREAM,
-                    rule="upstream OpenAI: a deleted file, assistant or thread answers 404")
+GONE_RULE = Finding("gone", Severity.NONCONFORMING, "a deleted resource is gone", provenance=Provenance.INTEGRITY,
+                    rule="integrity: a resource the delete step answered deleted is gone (a retrieve of it is refused)")
+# Lifecycle integrity rules: what an answer must agree with (the request, an earlier step, itself)
+AGREES = "integrity: the answer names what the request asked for or an earlier step created"
+LISTED = "integrity: a listing contains the resource an earlier step created"
+SAME_BYTES = "integrity: the content downloaded is the file uploaded, byte for byte"
+DELETED = "integrity: a delete that succeeds answers deleted: true for the id it was asked to delete"
+
+
+def _get(value: Any, dotted: str) -> Any:
+    for part in dotted.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def agreement(ex, agrees: dict) -> list[Finding]:
+    """Fields of a 2xx JSON answer that contradict what they must be (a value, or a tuple of allowed
+    values); a field the answer leaves out is the schema's and the SDK's to judge, not a contradiction."""
+    body = ex.parsed if isinstance(ex.parsed, dict) else None
+    if body is None:
+        return []
+    for name, wanted in agrees.items():
+        got = _get(body, name)
+        if got is None:
+            continue
+        if got not in wanted if isinstance(wanted, tuple) else got != wanted:
+            shown = " or ".join(map(repr, wanted)) if isinstance(wanted, tuple) else repr(wanted)
+            return [Finding("agrees", Severity.NONCONFORMING, f"{name} is {got!r}, expected {shown}", f"$.{name}", Provenance.INTEGRITY, AGREES)]
+    return []
+
+
+def listed(ex, item_id: str) -> list[Finding]:
+    """A listing's first page names the created id (unless it says there are more pages)."""
+    body = ex.parsed if isinstance(ex.parsed, dict) else None
+    data = body.get("data") if body else None
+    if not isinstance(data, list):
+        return []
+    ids = [d.get("id") for d in data if isinstance(d, dict)]
+    if item_id not in ids and not body.get("has_more"):
+        return [Finding("listed", Severity.NONCONFORMING, f"the listing of {len(ids)} item(s) does not contain {item_id!r}, created by an earlier step",
+                        "$.data", Provenance.INTEGRITY, LISTED)]
+    return []
+
+
+def deleted_as_asked(ex, url: str) -> list[Finding]:
+    body = ex.parsed if isinstance(ex.parsed, dict) else None
+    if body is None:
+        return []
+    if body.get("deleted") is False:
+        return [Finding("deleted", Severity.NONCONFORMING, "the delete answered 2xx with deleted: false", "$.deleted", Provenance.INTEGRITY, DELETED)]
+    asked = url.rstrip("/").rsplit("/", 1)[-1]
+    if isinstance(body.get("id"), str) and body["id"] != asked:
+        return [Finding("deleted", Severity.NONCONFORMING, f"the delete of {asked!r} answered for {body['id']!r}", "$.id", Provenance.INTEGRITY, DELETED)]
+    return []
 
 
 @dataclass
@@ -55,12 +109,18 @@ class Lifecycle:
         needs: Any = True,
         effect: str | None = None,
         same_bytes: bytes | None = None,
+        agrees: dict | None = None,
+        lists: str | None = None,
+        check: Callable[[Any], list[Finding]] | None = None,
     ) -> Any:
         """One request as its own cell; returns the parsed body when supported, else None.
 
         `needs` is what this step depends on (e.g. an id from an earlier step); when it is None the
         step is not sent and its cell is untested. `effect`: a parameter's documented effect that must
-        be observed (checks.EFFECTS). `same_bytes`: the body must be exactly these bytes (file content)."""
+        be observed (effects.EFFECTS). Integrity, each deciding: `same_bytes` (the body must be exactly
+        these bytes), `agrees` (answer fields that must equal what was asked or created), `lists` (an id
+        the listing must contain), `check` (a further rule on the exchange); a DELETE must answer
+        deleted: true for its own id."""
         route = f"{operation['method']} {operation['path']}"
         if needs is None or (path_args and any(v is None for v in path_args.values())):
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to use", None, None)
@@ -74,12 +134,15 @@ class Lifecycle:
         if operation["method"] == "DELETE":
             self._deleted.add(url)
         result = self.settings.judging.rules.judge(ex, expect or Expect.for_request(operation, body))
-        if same_bytes is not None and result.verdict is Verdict.SUPPORTED and ex.content != same_bytes:
-            finding = Finding("same_bytes", Severity.NONCONFORMING, f"the content is not the uploaded file: {len(ex.content)} bytes, {len(same_bytes)} uploaded",
-                              provenance=Provenance.UPSTREAM, rule="upstream OpenAI: downloadFile returns the stored file as uploaded")
-            result.findings.append(finding)
-            if finding.decides(result.strict):
-                result.verdict, result.reason = Verdict.NONCONFORMING, f"HTTP {ex.status}, {finding.message}"
+        if result.verdict is Verdict.SUPPORTED:
+            found = []
+            if same_bytes is not None and ex.content != same_bytes:
+                found.append(Finding("same_bytes", Severity.NONCONFORMING, f"the content is not the uploaded file: {len(ex.content)} bytes, {len(same_bytes)} uploaded",
+                                     provenance=Provenance.INTEGRITY, rule=SAME_BYTES))
+            found += agreement(ex, agrees or {}) + (listed(ex, lists) if lists else []) + (check(ex) if check else [])
+            found += deleted_as_asked(ex, url) if operation["method"] == "DELETE" else []
+            if found:
+                result = replace(result, verdict=Verdict.NONCONFORMING, reason=f"HTTP {ex.status}, {found[0].message}", findings=[*found, *result.findings])
         if effect is not None and result.verdict is Verdict.SUPPORTED:
             result = with_effect(effect, body, ex, result)
         self._cell(route, label, result.verdict, result.reason, ex, result)
@@ -96,10 +159,16 @@ class Lifecycle:
         url = self.base_url + operation["path"].format(**(path_args or {}))
         ex = self._send(operation["method"], url, body, None)
         result = self.settings.judging.rules.judge_rejection(ex, rule)
+        if result.verdict is Verdict.ACCEPTED and rule.provenance is Provenance.INTEGRITY:
+            # answered as if the earlier step had not happened: the answer contradicts it
+            finding = Finding(rule.check, Severity.NONCONFORMING, f"HTTP {ex.status}: {rule.message}, yet it was answered as if not", provenance=rule.provenance, rule=rule.rule)
+            result = replace(result, verdict=Verdict.NONCONFORMING, reason=finding.message, findings=[finding, *result.findings[1:]])
         self._cell(route, label, result.verdict, result.reason, ex, result)
 
-    def poll(self, label: str, operation: dict, path_args: dict, *, expect: Expect | None = None, field: str = "status") -> Any:
-        """GET until `field` is terminal or the wait runs out; one cell for the whole poll."""
+    def poll(self, label: str, operation: dict, path_args: dict, *, expect: Expect | None = None, field: str = "status",
+             agrees: dict | None = None, completed: Callable[[dict], list[Finding]] | None = None) -> Any:
+        """GET until `field` is terminal or the wait runs out; one cell for the whole poll. `agrees`: fields
+        every answer must agree on (its id); `completed`: what a completed job's answer must hold."""
         route = f"{operation['method']} {operation['path']}"
         if any(v is None for v in path_args.values()):
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to poll", None, None)
@@ -115,9 +184,16 @@ class Lifecycle:
                 return None
             if result.verdict is Verdict.NONCONFORMING and worst is None:
                 worst = (ex, result, attempt + 1)  # judged, and followed on: its status still says when the job ends
+            contradiction = agreement(ex, agrees or {})
+            if contradiction and worst is None:
+                result = replace(result, verdict=Verdict.NONCONFORMING, reason=f"HTTP {ex.status}, {contradiction[0].message}", findings=[*contradiction, *result.findings])
+                worst = (ex, result, attempt + 1)
             status = ex.parsed.get(field) if isinstance(ex.parsed, dict) else None
             seen.append(str(status))
             if status in TERMINAL:
+                missing = completed(ex.parsed) if status == "completed" and completed else []
+                if missing and worst is None:
+                    worst = (ex, replace(result, verdict=Verdict.NONCONFORMING, reason=f"HTTP {ex.status}, {missing[0].message}", findings=[*missing, *result.findings]), attempt + 1)
                 if status == "completed":
                     if worst is not None:
                         bad_ex, bad, at = worst
@@ -171,3 +247,49 @@ def _failed(result, reason: str, rule: str):
 
 def poll_attempts(poll_timeout: float, poll_interval: float) -> int:
     return max(1, int(poll_timeout / poll_interval) + 1)
+
+
+# -- what a batch promises (its suite passes these as `check` and `completed`) ----------------------------
+
+BATCH_RULE = "integrity: a completed batch's output file answers every line of its input file, by custom_id, with what the endpoint answers"
+
+
+def batch_completed(lines: int) -> Callable[[dict], list[Finding]]:
+    """A completed batch names its output file and counts the input's lines as done."""
+    def check(answer: dict) -> list[Finding]:
+        if not answer.get("output_file_id"):
+            return [Finding("batch_output", Severity.NONCONFORMING, "the batch completed without an output_file_id", "$.output_file_id", Provenance.INTEGRITY, BATCH_RULE)]
+        counts = answer.get("request_counts") if isinstance(answer.get("request_counts"), dict) else {}
+        if isinstance(counts.get("total"), int) and counts["total"] != lines:
+            return [Finding("batch_output", Severity.NONCONFORMING, f"request_counts.total is {counts['total']}, the input file has {lines} line(s)",
+                            "$.request_counts.total", Provenance.INTEGRITY, BATCH_RULE)]
+        return []
+    return check
+
+
+def batch_output(custom_ids: list[str], response_schema: str | None = None) -> Callable:
+    """The output file: one JSON line per input line, each naming an input custom_id, with a response
+    (status_code and body; a 2xx body is what the endpoint answers, `response_schema`) or an error."""
+    def check(ex) -> list[Finding]:
+        lines = [line for line in ex.content.decode("utf-8", "replace").splitlines() if line.strip()]
+        seen = []
+        for i, line in enumerate(lines):
+            try:
+                item = json.loads(line)
+            except ValueError:
+                return [Finding("batch_output", Severity.NONCONFORMING, f"output line {i + 1} is not JSON: {line[:60]!r}", f"$lines[{i}]", Provenance.INTEGRITY, BATCH_RULE)]
+            seen.append(item.get("custom_id") if isinstance(item, dict) else None)
+            response = item.get("response") if isinstance(item, dict) else None
+            if not isinstance(response, dict) and not (isinstance(item, dict) and item.get("error")):
+                return [Finding("batch_output", Severity.NONCONFORMING, f"output line {i + 1} has neither a response nor an error", f"$lines[{i}]", Provenance.INTEGRITY, BATCH_RULE)]
+            code = response.get("status_code") if isinstance(response, dict) else None
+            if response_schema and isinstance(code, int) and 200 <= code < 300:
+                found = violations(response_schema, response.get("body"))
+                if found:
+                    return [Finding("batch_output", Severity.NONCONFORMING, f"output line {i + 1}: the response body breaks {response_schema}: {found[0].message}",
+                                    f"$lines[{i}].response.body", Provenance.INTEGRITY, BATCH_RULE)]
+        if sorted(map(str, seen)) != sorted(custom_ids):
+            return [Finding("batch_output", Severity.NONCONFORMING, f"the output answers custom_ids {seen}, the input asked {custom_ids}", "$lines",
+                            Provenance.INTEGRITY, BATCH_RULE)]
+        return []
+    return check

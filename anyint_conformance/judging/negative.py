@@ -94,7 +94,7 @@ class Mutation:
         if not found:
             raise ValueError(f"mutation {self.name!r} breaks no rule of {operation['request']}: declare the rule it breaks")
         v = found[0]
-        provenance = Provenance.UPSTREAM if v.layer == "upstream" else Provenance.DOCUMENTED
+        provenance = Provenance.UPSTREAM if v.layer == "upstream" else (Provenance.INFERRED if v.inferred else Provenance.DOCUMENTED)
         return Finding("negative", Severity.NONCONFORMING, f"{v.path}: {v.message}", v.path, provenance, v.rule)
 
     def apply(self, operation: dict, valid: dict) -> Rejection:

@@ -14,6 +14,7 @@ class Verdict(str, Enum):
     SUPPORTED = "supported"  # 2xx, conforms, the SDK parses it; a parameter's documented effect was observed
     UNVERIFIED = "unverified"  # parameter cells: 2xx and conforming, but the effect was not (or cannot be) observed
     IGNORED = "ignored"  # parameter cells: 2xx and conforming, the promised effect is absent
+    FLAKY = "flaky"  # parameter cells, --trials K: the effect observed in some trials and not in others (k/K)
     UNSUPPORTED = "unsupported"  # a refusal (4xx) of a valid request
     NONCONFORMING = "non-conforming"  # 2xx that breaks a documented or SDK rule (upstream rules: only in strict mode)
     BROKEN = "broken"  # 5xx, timeout, connection error, invalid JSON, wrong content type, a cut stream
@@ -30,6 +31,7 @@ SEVERITY_ORDER = [
     Verdict.ACCEPTED,
     Verdict.NONCONFORMING,
     Verdict.IGNORED,
+    Verdict.FLAKY,
     Verdict.UNSUPPORTED,
     Verdict.UNTESTED,
     Verdict.UNVERIFIED,
@@ -42,13 +44,14 @@ SEVERITY_ORDER = [
 MEANING = {
     Verdict.SUPPORTED: "2xx, every body / event conforms and the official SDK parses it; for a parameter, its effect was observed",
     Verdict.UNVERIFIED: "parameter accepted (2xx, conforming) but its effect was not observed: no effect check, or not observable",
-    Verdict.IGNORED: "parameter accepted (2xx, conforming) but the effect the docs promise is absent",
+    Verdict.IGNORED: "parameter accepted (2xx, conforming) but the effect the docs promise is absent (against the control: the answer without it)",
+    Verdict.FLAKY: "the effect was observed in some of the --trials and not in others (k/K): not a pass",
     Verdict.UNSUPPORTED: "refused with a 4xx: the route, model or parameter is not available",
-    Verdict.NONCONFORMING: "2xx that breaks a documented rule or that the official SDK cannot parse",
+    Verdict.NONCONFORMING: "2xx that breaks a documented rule, contradicts the request or itself, or that the official SDK cannot use",
     Verdict.BROKEN: "5xx, timeout, connection error, invalid JSON, wrong content type, cut stream",
     Verdict.UNTESTED: "not run: filtered, no key, budget spent, rate-limited, or an earlier step produced nothing",
     Verdict.REJECTED: "invalid request or bad credentials refused as the contract says",
-    Verdict.LENIENT: "accepted an invalid request that only upstream OpenAI refuses (fails only in strict mode: --strict-upstream)",
+    Verdict.LENIENT: "accepted what only upstream OpenAI refuses, or the valid key in a form the page calls a mistake (fails only with --strict-upstream)",
     Verdict.ACCEPTED: "accepted an invalid request the page forbids; bad credentials answered 2xx (security finding)",
 }
 
@@ -59,6 +62,7 @@ TEXT_SYMBOL = {
     Verdict.SUPPORTED: "✔",
     Verdict.UNVERIFIED: "◐",
     Verdict.IGNORED: "○",
+    Verdict.FLAKY: "≈",
     Verdict.UNSUPPORTED: "⊘",
     Verdict.NONCONFORMING: "⚠",
     Verdict.BROKEN: "✘",
@@ -71,6 +75,7 @@ SYMBOL = {
     Verdict.SUPPORTED: "✅",
     Verdict.UNVERIFIED: "◐",
     Verdict.IGNORED: "🟡",
+    Verdict.FLAKY: "🎲",
     Verdict.UNSUPPORTED: "⛔",
     Verdict.NONCONFORMING: "⚠️",
     Verdict.BROKEN: "❌",
@@ -114,14 +119,16 @@ class Severity(str, Enum):
 class Provenance(str, Enum):
     """Where the rule a finding applies comes from."""
 
-    DOCUMENTED = "documented"  # a row or sentence of the AnyInt pages (quoted), or our reading of its wording
-    SDK = "sdk"  # the official openai SDK cannot parse the body
+    DOCUMENTED = "documented"  # a row or sentence of the AnyInt pages, quoted verbatim
+    INFERRED = "inferred"  # our reading of a row's wording: the row quoted, and the reading said
+    SDK = "sdk"  # the official openai SDK, really called on the answer, raises or hands client code another type
+    INTEGRITY = "integrity"  # the answer contradicts the request, an earlier step or itself
     UPSTREAM = "upstream"  # OpenAI's own API, which the pages say these routes "generally follow"
     HTTP = "http"  # HTTP itself: a 5xx, a timeout, a cut connection is never a correct answer
     DECLARED = "declared"  # what the target says of a model (GET /models, a catalogue file): notes, never verdicts
 
 
-DECIDING = (Provenance.DOCUMENTED, Provenance.SDK, Provenance.HTTP)
+DECIDING = (Provenance.DOCUMENTED, Provenance.INFERRED, Provenance.SDK, Provenance.INTEGRITY, Provenance.HTTP)
 
 
 @dataclass(frozen=True)

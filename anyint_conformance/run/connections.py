@@ -44,7 +44,7 @@ class Connections:
         connection = Shared(self._pool(target)) if self.reach_network else None
         answering = CassetteTransport(cassette, connection) if cassette is not None else connection
         return policies(answering, retries=cfg.retries, sleep=self.sleep, meter=self.meter, token_cap=cfg.token_cap,
-                        limiter=self._limiter(target), name=target.name)
+                        tool_token_cap=cfg.tool_token_cap, limiter=self._limiter(target), name=target.name)
 
     def sleep(self, seconds: float) -> None:
         """Waits between retries and polls; replay answers from recordings, so it never waits."""

@@ -98,11 +98,34 @@ def _discover(ctx: RunContext, cassettes: Cassettes, connections: Connections, t
     if target.models:  # a profile's own list narrows (or, without a model list, replaces) discovery
         ids = [m for m in target.models if m in ids] or list(target.models)
     if not ids:
-        why = ex.error or f"HTTP {ex.status}: {ex.snippet(200)}"
-        raise RunError(f"cannot discover the models of target {target.name} at {target.url('/models')}: {why}")
+        # a model list that names no model is the GET /models cell's verdict; the run goes on with --model
+        named = cfg.models_for(target.name, None, {t.name for t in ctx.targets})
+        if named:
+            return Discovery(ex, named, path, {}, listed=named)
+        raise RunError(f"GET /models of target {target.name} ({target.url('/models')}) names no model: {why_no_models(ex)}. "
+                       f"Name the models to test with --model {target.name}:<id> (repeatable); the GET /models cell will say what is wrong")
     chosen = cfg.models_for(target.name, ids, {t.name for t in ctx.targets})
     models = ids if chosen is None else [m for m in ids if m in chosen]
     return Discovery(ex, models, path, entries, listed=ids, chosen=chosen is None or bool(models))
+
+
+def why_no_models(ex: Exchange) -> str:
+    """The exact reason a GET /models answer names no model id, in a few words."""
+    if ex.error:
+        return ex.error
+    if ex.status != 200:
+        return f"HTTP {ex.status}: {ex.snippet(160)}"
+    body = ex.parsed
+    if not isinstance(body, (dict, list)):
+        return f"the body is not JSON: {ex.snippet(80)!r}"
+    data = body.get("data") if isinstance(body, dict) else None
+    if not isinstance(data, list):
+        return f"no `data` list (the answer is a JSON {type(body).__name__}" + (f" with keys {sorted(body)[:6]}" if isinstance(body, dict) else "") + ")"
+    if not data:
+        return "`data` is an empty list"
+    first = next((i for i, item in enumerate(data) if not (isinstance(item, dict) and isinstance(item.get("id"), str) and item["id"])), 0)
+    item = data[first]
+    return f"data[{first}].id is {item.get('id')!r}, not a model id string" if isinstance(item, dict) else f"data[{first}] is {item!r}, not an object"
 
 
 def subjects(ctx: RunContext, found: dict[str, Discovery], per_target: bool = False) -> list[Subject]:

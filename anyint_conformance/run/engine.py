@@ -67,7 +67,7 @@ class Engine:
         self.ctx = ctx = RunContext.build(cfg)
         meter = Meter(request_pricer(ctx.prices, cfg.token_cap) if ctx.prices else None)
         self.budget = Budget(meter, ctx.prices, cfg.max_requests, cfg.budget, cfg.token_cap)
-        self.judging = Judging(rules=ctx.rules, timeout=cfg.request_timeout, budget=self.budget)
+        self.judging = Judging(rules=ctx.rules, timeout=cfg.request_timeout, budget=self.budget, trials=cfg.trials)
         self.connections = Connections(ctx, meter, answering)
         self.cassettes = Cassettes(ctx)
         self.gates = RouteGates()

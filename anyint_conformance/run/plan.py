@@ -52,9 +52,10 @@ class ImaginaryTarget(httpx.BaseTransport):
         return httpx.Response(200, json=body, request=request)
 
 
-def max_tokens_sent(sent: list[tuple[str, str, bytes, str]]) -> tuple[int | None, int]:
-    """The largest integer max_tokens in any body (JSON bodies, and JSONL lines inside uploads), and how many bodies carried one."""
-    found = []
+def max_tokens_sent(sent: list[tuple[str, str, bytes, str]]) -> tuple[int | None, int, int | None, int]:
+    """The largest integer max_tokens in any body (JSON bodies, and JSONL lines inside uploads) and how many
+    bodies carried one; then the same for the bodies that offer tools (which have a cap of their own)."""
+    plain, tools = [], []
     for _, _, content, content_type in sent:
         texts = [content] if "json" in content_type else (re.findall(rb"\{.*\}", content) if "multipart" in content_type else [])
         for text in texts:
@@ -64,8 +65,8 @@ def max_tokens_sent(sent: list[tuple[str, str, bytes, str]]) -> tuple[int | None
                 continue
             for body in (value, value.get("body") if isinstance(value, dict) else None):  # a batch line carries its request under "body"
                 if isinstance(body, dict) and isinstance(body.get("max_tokens"), int):
-                    found.append(body["max_tokens"])
-    return (max(found) if found else None), len(found)
+                    (tools if body.get("tools") else plain).append(body["max_tokens"])
+    return (max(plain) if plain else None), len(plain), (max(tools) if tools else None), len(tools)
 
 
 def dry_run(engine: Engine, items: list, supports: bool) -> tuple[dict, ImaginaryTarget]:
@@ -151,9 +152,10 @@ def plan_lines(engine: Engine, items: list) -> list[str]:
         lines.append(f"{'total':52}{spend:>29.4f}" + (f"  (--budget {cfg.budget:g}: cells that could pass it are not sent)" if cfg.budget else ""))
     else:
         lines.append("no price table: pass --prices FILE (see README, Cost) for an estimated spend")
-    largest, bodies = max_tokens_sent(server.sent)
+    largest, bodies, tool_largest, tool_bodies = max_tokens_sent(server.sent)
     lines.append(f"max_tokens <= {cfg.token_cap} in every body (measured on the dry run: largest {largest} in {bodies} bodies that carry it, "
-                 f"batch files and the SDK example included); min = every probe refused, max = every probe supported, every example, "
+                 f"batch files and the SDK example included), <= {cfg.tool_token_cap} in bodies that offer tools (largest {tool_largest} in {tool_bodies}: "
+                 f"room for a call's arguments); min = every probe refused, max = every probe supported, every example, "
                  f"every lifecycle step, polls up to --poll-timeout")
     if cfg.latency:
         lines.append(wall_time(items, least, most, weight, cfg.latency, cfg.concurrency))

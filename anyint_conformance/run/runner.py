@@ -106,16 +106,18 @@ class Runner:
         self.cassettes.close(cassette, self.target.name)
         return ex
 
-    def check_auth(self, operation: dict, valid: dict, how: str, headers: dict, shown_as: str, rule: Finding) -> Cell:
+    def check_auth(self, operation: dict, valid: dict, how: str, headers: dict, shown_as: str, rule: Finding, security: bool = True) -> Cell:
         """An auth cell (per target): the valid request with bad or misplaced credentials (`headers`, where
-        "{key}" stands for the valid key) must be refused. `shown_as` describes them in evidence."""
+        "{key}" stands for the valid key) must be refused. `shown_as` describes them in evidence;
+        `security`: whether accepting it is a security finding (no valid key at all) or a mistake the
+        page lists, accepted (the valid key in another form)."""
         route = f"{operation['method']} {operation['path']}"
         if self.target.auth == "none":
             return self._keep(Cell.untested(self.target.name, self.model, route, f"auth: {how}", "the target's profile declares no authentication", kind="auth"))
         key = self.target.key or "replayed-key"  # replay: the recorded request had the key scrubbed out
         headers = {name: value.replace("{key}", key) for name, value in headers.items()}
         body = {**valid, "model": self.model} if operation["method"] != "GET" else None
-        case = Rejection(how, rule, body=body, headers=headers, statuses=(401,), auth=True, shown=shown_as)
+        case = Rejection(how, rule, body=body, headers=headers, statuses=(401,), auth=True, security=security, shown=shown_as)
         return self._rejection(route, operation, case, None, bare=True)
 
     def _rejection(self, route: str, operation: dict, case: Rejection, model: str | None, bare: bool = False) -> Cell:
@@ -145,7 +147,8 @@ class Runner:
         if spent:
             return self._keep(Cell.untested(self.target.name, self.model, CHAT_ROUTE, sdk.PARAMETER, spent))
         transport = self.connections.transport(self.target, self.cassette)
-        result, ex = sdk.run_documented_example(self.target.base_url, self.target.key, self.model, cfg.request_timeout, cfg.token_cap, transport, self.ctx.rules)
+        result, ex = sdk.run_documented_example(self.target.base_url, self.target.key, self.model, cfg.request_timeout, cfg.token_cap, transport,
+                                                self.ctx.rules, documented_operation("/chat/completions"))
         return self._keep(Cell.judged(self.target.name, self.model, CHAT_ROUTE, sdk.PARAMETER, result, ex, exchanges=1))
 
     # -- bookkeeping ------------------------------------------------------------------------------------
@@ -159,5 +162,9 @@ class Runner:
         if cell.cassette is None:
             cell.interaction = None
         cell.observed_at = self.cassettes.observed_at(self.target.name, cell.cassette)
+        for route, note in self.target.notes:  # what answered it, as the target's profile says
+            if route == cell.route and cell.verdict != "untested":
+                cell.notes = [*cell.notes, {"check": "answered_by", "severity": "note", "message": note, "path": None, "provenance": "declared",
+                                            "rule": f"targets.yaml: {self.target.name}.notes"}]
         self.cells.append(cell)
         return cell

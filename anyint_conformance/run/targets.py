@@ -27,6 +27,7 @@ class Target:
     models: tuple[str, ...] | None = None  # None: discover with GET /models
     describes: str = ""
     probe_model: str | None = None  # the model per-target cells (auth) use; default: the first discovered
+    notes: tuple = ()  # (route, what answered it): said on every cell of that route (e.g. an adapter's doing)
 
     @property
     def key(self) -> str | None:
@@ -67,6 +68,7 @@ def _target(name: str, spec: dict, where: str) -> Target:
         models=None if models == "discover" else tuple(models),
         describes=spec.get("describes", ""),
         probe_model=spec.get("probe_model"),
+        notes=tuple((str(k), str(v)) for k, v in (spec.get("notes") or {}).items()),
     )
 
 

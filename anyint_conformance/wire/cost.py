@@ -133,8 +133,8 @@ class Budget:
     def refusal(self, route: str, model: str | None, requests: int) -> str | None:
         """Why the next cell (sending up to `requests` to `route`) must not be sent, or None."""
         why = None
-        if self.max_requests and self.meter.requests >= self.max_requests:
-            why = f"request budget exhausted ({self.meter.requests} of --max-requests {self.max_requests} sent)"
+        if self.max_requests and self.meter.requests + requests > self.max_requests:  # never past it: the whole cell fits, or none of it goes
+            why = (f"request budget exhausted ({self.meter.requests} of --max-requests {self.max_requests} sent; this cell sends up to {requests})")
         elif self.spend and self.prices is not None:
             amount = requests * self.prices.per_request(route_class(route.split(" ", 1)[-1]), model, self.token_cap)
             if self.meter.spent + amount > self.spend + 1e-12:

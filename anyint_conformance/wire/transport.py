@@ -123,10 +123,11 @@ def cap_tokens(body: Any, cap: int) -> Any:
 
 class CapTransport(httpx.BaseTransport):
     """The token cap on the way to the wire: a JSON body whose max_tokens passes the cap goes out capped
-    (re-encoded as httpx encodes JSON); what was sent is left on the request for the evidence."""
+    (re-encoded as httpx encodes JSON); what was sent is left on the request for the evidence. A body
+    that offers tools gets `tool_cap`: a call's JSON arguments cut by our own cap would decide nothing."""
 
-    def __init__(self, inner: httpx.BaseTransport, cap: int):
-        self.inner, self.cap = inner, cap
+    def __init__(self, inner: httpx.BaseTransport, cap: int, tool_cap: int | None = None):
+        self.inner, self.cap, self.tool_cap = inner, cap, tool_cap if tool_cap is not None else cap
 
     def handle_request(self, request: httpx.Request) -> httpx.Response:
         if request.headers.get("content-type", "").startswith("application/json"):
@@ -134,7 +135,7 @@ class CapTransport(httpx.BaseTransport):
                 body = json.loads(request.read())
             except ValueError:
                 body = None  # a malformed body (a negative case) goes as it is
-            capped = cap_tokens(body, self.cap)
+            capped = cap_tokens(body, self.tool_cap if isinstance(body, dict) and body.get("tools") else self.cap)
             if capped is not body:
                 headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
                 sent = httpx.Request(request.method, request.url, headers=headers, json=capped)
@@ -231,10 +232,10 @@ def rate_limiter(rps: float):
 
 
 def policies(answering: httpx.BaseTransport, *, retries: int, sleep: Callable[[float], None], meter: Meter, token_cap: int,
-             limiter=None, name: str = "") -> httpx.BaseTransport:
+             tool_token_cap: int | None = None, limiter=None, name: str = "") -> httpx.BaseTransport:
     """The run's stack: the token cap around retry around meter around pace around whatever answers."""
     inner = PacedTransport(answering, limiter, name) if limiter is not None else answering
-    return CapTransport(RetryTransport(MeteredTransport(inner, meter), retries=retries, sleep=sleep), token_cap)
+    return CapTransport(RetryTransport(MeteredTransport(inner, meter), retries=retries, sleep=sleep), token_cap, tool_token_cap)
 
 
 def send(
@@ -319,15 +320,27 @@ def _read_body(response: httpx.Response, exchange: Exchange) -> None:
 
 
 def _read_events(response: httpx.Response, exchange: Exchange) -> None:
-    raw: list[str] = []
+    """The stream's bytes as they came (bounded), then its events: the bytes are what an SDK would read."""
+    chunks, size = [], 0
     try:
-        for sse in EventSource(response).iter_sse():
-            exchange.events.append(SSEEvent(event=sse.event, data=sse.data))
-            raw.append(f"event: {sse.event}\ndata: {sse.data}\n")
-            if len(exchange.events) >= MAX_EVENTS:
-                exchange.error = f"more than {MAX_EVENTS} events; stopped reading"
-                exchange.error_kind = "too-large"
+        for chunk in response.iter_bytes():
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                exchange.error, exchange.error_kind = f"stream larger than {MAX_BODY_BYTES} bytes; stopped reading", "too-large"
                 break
-    except SSEError as exc:
-        exchange.error, exchange.error_kind = f"unreadable event stream: {exc}", "sse"
-    exchange.content = "\n".join(raw).encode()
+            chunks.append(chunk)
+    finally:  # a cut stream still shows the events that came before the cut
+        exchange.content = b"".join(chunks)
+        exchange.events = parse_sse(exchange.content)
+        if len(exchange.events) > MAX_EVENTS:
+            exchange.events = exchange.events[:MAX_EVENTS]
+            exchange.error, exchange.error_kind = f"more than {MAX_EVENTS} events; stopped reading", "too-large"
+
+
+def parse_sse(content: bytes) -> list[SSEEvent]:
+    """Server-sent events as httpx-sse reads them (comments skipped, multi-line data joined)."""
+    response = httpx.Response(200, headers={"content-type": "text/event-stream"}, content=content)
+    try:
+        return [SSEEvent(event=sse.event, data=sse.data) for sse in EventSource(response).iter_sse()]
+    except SSEError:  # not an event stream at all
+        return []
