@@ -21,9 +21,13 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 matrix: $(VENV)/.installed
 	$(PY) -m anyint_conformance.faces.cli matrix
 
-# -n 2: both cores (each worker's cells reach the controller, which writes the one matrix a single run would)
+# -n 2: both cores (each worker's cells reach the controller, which writes the one matrix a single run would).
+# The run replays the suites too: the matrix it writes must be the one that was there, byte for byte.
 test: $(VENV)/.installed browser lint
+	@mkdir -p reports/.scratch && cp reports/support-matrix.json reports/.scratch/before.json && cp reports/support-matrix.md reports/.scratch/before.md
 	$(PY) -m pytest -q -n 2 --junitxml=reports/.scratch/junit.xml
+	@cmp -s reports/.scratch/before.json reports/support-matrix.json && cmp -s reports/.scratch/before.md reports/support-matrix.md \
+	  || { echo "make: the replay did not reproduce reports/support-matrix.json/.md; see: .venv/bin/anyint-conformance diff reports/.scratch/before.json reports/support-matrix.json" >&2; exit 1; }
 
 # the floors of ARCHITECTURE.md (import-linter); it always colours its output: stripped, so logs stay plain text
 lint: $(VENV)/.installed

@@ -15,6 +15,7 @@ def cells_of(function, base_url: str, models: tuple[str, ...] = (), params: dict
     config = dict(base_url=base_url, target_name="fake", disable_recording=True, examples=0, expectations=False, request_timeout=5.0,
                   poll_timeout=3.0, models=tuple(models), **({"cassette_dir": tmp, "report_dir": tmp} if tmp else {}))
     engine = Engine(RunConfig.defaults(**{**config, **options}))
+    engine.connections.sleep = lambda seconds: None  # the fake answers at once: polls need not wait
     try:
         engine.prepare()
         marker = marks["route"].args[0] if "route" in marks else None

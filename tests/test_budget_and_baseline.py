@@ -72,7 +72,7 @@ def test_a_budget_without_prices_is_a_usage_error(tmp_path):
 
 
 def test_the_plan_prints_route_classes_and_an_estimated_spend(tmp_path):
-    result = run("suites", "--anyint-plan", "--target", "litellm", "--prices", str(ROOT / "targets" / "prices.example.yaml"), "--report-dir", str(tmp_path))
+    result = run("suites", "--anyint-plan", "--target", "litellm", "--poll-timeout", "2", "--prices", str(ROOT / "targets" / "prices.example.yaml"), "--report-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:]
     assert "route class" in result.stdout and "estimated spend (max, USD)" in result.stdout
     rows = {line.split()[1]: line for line in result.stdout.splitlines() if line.startswith("litellm ") and len(line.split()) >= 3}

@@ -12,7 +12,7 @@ from tests.helpers import run_pytest
 
 
 def test_plan_lists_every_model_with_request_bounds_and_sends_nothing(tmp_path):
-    result = run_pytest("suites", "--anyint-plan", "--target", "llamacpp", "--target", "litellm", "--report-dir", str(tmp_path))
+    result = run_pytest("suites", "--anyint-plan", "--target", "llamacpp", "--target", "litellm", "--poll-timeout", "2", "--report-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:]
     rows = {m.group(2): (int(m.group(3)), int(m.group(4)), int(m.group(5)))
             for m in re.finditer(r"^(llamacpp|litellm)\s+(\S+)\s+(\d+)\s+(\d+)-(\d+)$", result.stdout, re.M)}
@@ -35,7 +35,7 @@ def test_lifecycle_bounds_come_from_their_steps(tmp_path):
 
 
 def test_the_plan_measures_the_token_cap_over_every_body(tmp_path):
-    result = run_pytest("suites", "--anyint-plan", "--target", "litellm", "--token-cap", "4")
+    result = run_pytest("suites", "--anyint-plan", "--target", "litellm", "--token-cap", "4", "--poll-timeout", "2")
     line = next(line for line in result.stdout.splitlines() if line.startswith("max_tokens <= 4 in every body"))
     assert re.search(r"largest 4 in \d{3,} bodies", line) and "batch files and the SDK example included" in line
     assert re.search(r"<= 48 in bodies that offer tools \(largest 48 in \d+", line)

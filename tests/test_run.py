@@ -98,7 +98,7 @@ def test_test_ids_select_cleanly(expression, wanted, unwanted):
 def test_the_plan_is_per_model_and_says_how_many_models(tmp_path):
     import re
 
-    result = run_pytest("suites", "--anyint-plan", "--target", "anyint", "--report-dir", str(tmp_path))
+    result = run_pytest("suites", "--anyint-plan", "--target", "anyint", "--poll-timeout", "2", "--report-dir", str(tmp_path))
     assert result.returncode == 0, result.stdout[-2000:]
     assert "anyint: models unknown until a live run asks GET /models; the 'per model' row is one model's, totals count one model: " \
            "pass --models-expected N" in result.stdout
@@ -106,18 +106,18 @@ def test_the_plan_is_per_model_and_says_how_many_models(tmp_path):
     wide = re.search(r"^anyint\s+\(target-wide\)\s+(\d+)\s+(\d+)-(\d+)$", result.stdout, re.M)
     assert per_model and wide
     # a catalogue of 100: the totals are the target-wide row plus 100 times the per-model row
-    hundred = run_pytest("suites", "--anyint-plan", "--target", "anyint", "--models-expected", "100", "--latency", "3", "--concurrency", "16")
+    hundred = run_pytest("suites", "--anyint-plan", "--target", "anyint", "--poll-timeout", "2", "--models-expected", "100", "--latency", "3", "--concurrency", "16")
     total = re.search(r"^total\s+(\d+)\s+(\d+)-(\d+)$", hundred.stdout, re.M)
     assert [int(total.group(i)) for i in (1, 2, 3)] == [int(wide.group(i)) + 100 * int(per_model.group(i)) for i in (1, 2, 3)]
     assert "totals count 100 model(s)" in hundred.stdout
     assert re.search(r"^wall time at 3 s per answer, --concurrency 16: about \d+ min to \d+ min", hundred.stdout, re.M)
-    recorded = run_pytest("suites", "--anyint-plan", "--target", "litellm", "--report-dir", str(tmp_path))
+    recorded = run_pytest("suites/test_models.py", "--anyint-plan", "--target", "litellm", "--report-dir", str(tmp_path))
     assert "litellm: 8 recorded model(s); one row per model" in recorded.stdout
 
 
 def test_the_plan_alone_without_pytest_banners(tmp_path):
     """What `anyint-conformance plan` runs (tests/test_matrix.py checks it passes -p no:terminal): the plan's lines only."""
-    result = run_pytest("suites", "--anyint-plan", "-p", "no:terminal", "--target", "anyint")
+    result = run_pytest("suites/test_models.py", "--anyint-plan", "-p", "no:terminal", "--target", "anyint")
     assert result.returncode == 0 and result.stdout.startswith("anyint: models unknown")
     assert "test session starts" not in result.stdout and "no tests ran" not in result.stdout
 
