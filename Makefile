@@ -8,7 +8,7 @@ PY     := $(VENV)/bin/python
 # (set on these machines) it re-parses ~340 third-party modules on every run (~5 s).
 unexport PYTHONDONTWRITEBYTECODE
 
-.PHONY: matrix test lint browser live-smoke schemas expectations targets-start targets-stop record
+.PHONY: matrix test lint browser clients live-smoke schemas expectations targets-start targets-stop record
 
 $(VENV)/.installed: requirements.lock pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,12 +18,12 @@ $(VENV)/.installed: requirements.lock pyproject.toml
 	touch $@
 
 # the anyint-conformance command runs `pytest suites -q` with a progress bar, then prints the answer-first summary
-matrix: $(VENV)/.installed
+matrix: $(VENV)/.installed clients
 	$(PY) -m anyint_conformance.faces.cli matrix
 
 # -n 2: both cores (each worker's cells reach the controller, which writes the one matrix a single run would).
 # The run replays the suites too: the matrix it writes must be the one that was there, byte for byte.
-test: $(VENV)/.installed browser lint
+test: $(VENV)/.installed browser clients lint
 	@mkdir -p reports/.scratch && cp reports/support-matrix.json reports/.scratch/before.json && cp reports/support-matrix.md reports/.scratch/before.md
 	$(PY) -m pytest -q -n 2 --junitxml=reports/.scratch/junit.xml
 	@cmp -s reports/.scratch/before.json reports/support-matrix.json && cmp -s reports/.scratch/before.md reports/support-matrix.md \
@@ -32,6 +32,14 @@ test: $(VENV)/.installed browser lint
 # the floors of ARCHITECTURE.md (import-linter); it always colours its output: stripped, so logs stay plain text
 lint: $(VENV)/.installed
 	@out=$$($(VENV)/bin/lint-imports --no-cache 2>&1); code=$$?; printf '%s\n' "$$out" | sed 's/\x1b\[[0-9;]*m//g'; exit $$code
+
+# The client cells run the openai (npm) SDK and the Vercel AI SDK: Node.js >= 20 and the packages pinned by
+# clients/js/package-lock.json (npm ci, from the registry). Without Node, one line says how to get it.
+clients: clients/js/node_modules/.package-lock.json
+clients/js/node_modules/.package-lock.json: clients/js/package-lock.json
+	@command -v node >/dev/null && command -v npm >/dev/null || { echo "make: the Node client cells need Node.js >= 20 and npm on PATH: apt-get install nodejs npm (Debian 13), or nvm install 20" >&2; exit 1; }
+	@node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' || { echo "make: the Node client cells need Node.js >= 20, found $$(node --version): nvm install 20" >&2; exit 1; }
+	npm ci --prefix clients/js --no-audit --no-fund --loglevel=error
 
 # The HTML report is checked in a real headless browser: $CHROMIUM (any Chrome/Chromium executable) or
 # chromium on PATH. As root it installs Debian's chromium once; otherwise it says how, in one line.

@@ -11,6 +11,7 @@ from functools import lru_cache
 
 import yaml
 
+from anyint_conformance.clients.flows import FLOWS
 from anyint_conformance.contract.derive import UPSTREAM
 from anyint_conformance.contract.schemas import load_schemas, operation
 from anyint_conformance.judging import negative
@@ -19,7 +20,9 @@ from anyint_conformance.judging.lifecycle import batch_completed, batch_output
 from anyint_conformance.model.paths import OVERLAYS_DIR
 from anyint_conformance.model.verdicts import Provenance
 
-__all__ = ["Provenance", "batch_completed", "batch_output", "negative", "negative_cases", "operation", "overlay", "parameter_cell", "route_cell"]
+CLIENT_FLOWS = list(FLOWS)  # (client, flow): the client libraries' flows a suite can run
+
+__all__ = ["CLIENT_FLOWS", "Provenance", "batch_completed", "batch_output", "beyond_cell", "negative", "negative_cases", "operation", "overlay", "parameter_cell", "route_cell"]
 
 
 @lru_cache(maxsize=None)
@@ -35,11 +38,20 @@ def route_cell(operation: dict, probe: dict, **fields) -> CellSpec:
 
 
 def parameter_cell(operation: dict, probe: dict, parameter: str, effect: str | None = None, files: dict | None = None,
-                   control: dict | None = None) -> CellSpec:
+                   control: dict | list | None = None, samples: int = 1) -> CellSpec:
     """One optional parameter against the minimal probe. Supported only when `effect` (the documented
-    effect) is observed against `control` (the request without the parameter, sent alongside); without
-    an effect check the cell is `unverified`."""
-    return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, files=files, control=control)
+    effect) is observed against `control` (the request without the parameter, sent alongside; `samples`
+    times each where the effect compares answers); without an effect check the cell is `unverified`."""
+    return CellSpec(operation=operation, probe=probe, parameter=parameter, kind="parameter", effect=effect, generate=False, files=files, control=control,
+                    samples=samples)
+
+
+def beyond_cell(operation: dict, probe: dict, field: str, effect: str | None = None, control: dict | list | None = None, samples: int = 1) -> CellSpec:
+    """A field (or message form) beyond the page's table, which the page asks users to validate per model:
+    with an `effect`, judged as a parameter against its control; without one (a message form), supported
+    when it is answered and the answer conforms. Its findings are upstream's: they never fail a server
+    by default, but where a 2xx answer breaks an integrity rule or the SDK."""
+    return CellSpec(operation=operation, probe=probe, parameter=field, kind="beyond", effect=effect, generate=False, control=control, samples=samples)
 
 
 def negative_cases(valid: dict[str, dict], extra: dict[str, list] | None = None) -> list[tuple[str, "negative.Mutation", str]]:

@@ -21,11 +21,12 @@ NAMED = {"type": "function", "function": {"name": "get_weather"}}
 # room for a whole call's JSON arguments: bodies that offer tools get --tool-token-cap, not --token-cap
 TOOLS = {**BASE, "tools": [WEATHER_TOOL], "max_tokens": 48}
 
-# parameter -> (the probe with only that parameter changed, the effect that shows it is honoured, its control)
+# parameter -> (the probe with only that parameter changed, the effect that shows it is honoured, its control[, samples])
 PARAMETERS = {
     "max_tokens": ({**BASE, "max_tokens": 2}, "max_tokens_bounds_completion", BASE),
-    "temperature": ({**SAMPLING, "temperature": 0}, None, None),
-    "top_p": ({**SAMPLING, "top_p": 0.5}, None, None),
+    # sampling: three answers each; observable only where a high temperature varies them (a fixed-answer mock: unverified)
+    "temperature": ({**SAMPLING, "temperature": 0}, "temperature_zero_repeats", {**SAMPLING, "temperature": 1}, 3),
+    "top_p": ({**SAMPLING, "temperature": 1, "top_p": 0.01}, "top_p_narrows", {**SAMPLING, "temperature": 1}, 3),
     "stop": ({**BASE, "stop": ["o"]}, "stop_sequence_absent", BASE),  # "string or array": both forms
     "stop (string)": ({**BASE, "stop": "o"}, "stop_sequence_absent", BASE),
     "tools+tool_choice": ({**TOOLS, "tool_choice": NAMED}, "forced_tool_call", None),
@@ -42,5 +43,5 @@ PARAMETERS = {
 @pytest.mark.route("chat")
 @pytest.mark.parametrize("parameter", list(PARAMETERS))
 def test_chat_parameter(conformance, parameter):
-    probe, effect, control = PARAMETERS[parameter]
-    conformance.check(parameter_cell(CHAT, probe, parameter, effect, control=control))
+    probe, effect, control, *samples = PARAMETERS[parameter]
+    conformance.check(parameter_cell(CHAT, probe, parameter, effect, control=control, samples=samples[0] if samples else 1))

@@ -1,10 +1,11 @@
 """Tool calling as the chat page documents it (`tools`, `tool_choice`, and the message row `tool_call_id`:
-"Tool responses only"): a forced call, then the round trip. The assistant message with its tool_calls goes
-back with a `tool` message that names the call's id, and the model must answer. The assistant turn is sent
-in the page's documented form first (`content` is typed "string or array": an empty string), then in the
-form openai-python agent loops send back (`content: null`, upstream OpenAI's) as a cell of its own.
-Each step is its own cell, checked against the schemas, the SDK and the integrity rules; bodies stay
-capped (the tool cap: room for the call's arguments) and sampling pinned (temperature 0)."""
+"Tool responses only"): a forced call, then the round trip, streamed and not. The assistant message with
+its tool_calls goes back with a `tool` message that names the call's id, and the model must answer. The
+assistant turn is sent in the page's documented form first (`content` is typed "string or array": an
+empty string), then in the form openai-python agent loops send back (`content: null`, upstream OpenAI's)
+as a cell of its own. A streamed call is assembled as the SDK assembles it before it goes back. Each step
+is its own cell, checked against the schemas, the SDK and the integrity rules; bodies stay capped (the
+tool cap: room for the call's arguments) and sampling pinned (temperature 0)."""
 
 import json
 
@@ -23,10 +24,12 @@ RESULT = json.dumps({"city": "Paris", "temperature_c": 18, "sky": "clear"})
 
 
 @pytest.mark.route("chat")
-def test_tool_round_trip(conformance):
-    base = {"model": conformance.model, "tools": [WEATHER_TOOL], "max_tokens": 48, "temperature": 0}
-    with conformance.lifecycle(kind="parameter", prefix="tool round trip: ") as life:
-        first = life.step("1 forced call", CHAT, body={**base, "messages": ASK, "tool_choice": FORCED}, effect="forced_tool_call")
+@pytest.mark.parametrize("stream", [False, True], ids=["mode:json", "mode:stream"])
+def test_tool_round_trip(conformance, stream):
+    base = {"model": conformance.model, "tools": [WEATHER_TOOL], "max_tokens": 48, "temperature": 0, **({"stream": True} if stream else {})}
+    prefix = "tool round trip (stream): " if stream else "tool round trip: "
+    with conformance.lifecycle(kind="parameter", prefix=prefix) as life:
+        first = life.step("1 forced call", CHAT, body={**base, "messages": ASK, "tool_choice": FORCED}, effect="streamed_tool_call" if stream else "forced_tool_call")
         calls = [c for ch in (first or {}).get("choices") or [] for c in ((ch.get("message") or {}).get("tool_calls") or [])]
         call = calls[0] if calls else None
         for label, content in (("2 answer from the tool result", ""), ("2 answer from the tool result (assistant content null, upstream's form)", None)):

@@ -316,11 +316,23 @@ def _tokens(text: str) -> int:
     return max(1, len(text.split()))
 
 
-def _honouring(request: dict) -> dict:
-    """A model that does what it is asked: max_tokens, stop, tool_choice, n."""
-    text = "Hello there, how are you doing today my good friend"
-    words = text.split()[: request.get("max_tokens", 50)]
+WORDS = "Hello there how are you doing today my good friend said the model".split()
+
+
+def _honouring(request: dict, count: int = 0) -> dict:
+    """A model that does what it is asked: max_tokens and max_completion_tokens, stop, tool_choice,
+    parallel_tool_calls, n, seed, temperature and top_p (sampled answers vary unless pinned), logprobs,
+    response_format."""
+    import random
+
+    cap = min(request.get("max_tokens", 50), request.get("max_completion_tokens", 50))
+    sampled = request.get("temperature", 1) > 0 and request.get("top_p", 1) > 0.05
+    rng = random.Random(request["seed"] if "seed" in request else (count if sampled else 0))
+    words = [WORDS[0], *(rng.sample(WORDS[1:], len(WORDS) - 1) if sampled else WORDS[1:])][:cap]
     text = " ".join(words)
+    format_ = (request.get("response_format") or {}).get("type")
+    if format_ in ("json_object", "json_schema"):
+        text = json.dumps({"greeting": "hello"})
     for stop in (request.get("stop") if isinstance(request.get("stop"), list) else [request["stop"]] if request.get("stop") else []):
         text = text.split(stop)[0]
     choice = request.get("tool_choice")
@@ -328,7 +340,24 @@ def _honouring(request: dict) -> dict:
     if request.get("tools") and choice not in (None, "none", "auto"):
         name = choice["function"]["name"] if isinstance(choice, dict) else request["tools"][0]["function"]["name"]
         return _completion(None, [_call(name)], finish="tool_calls", usage={"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9})
-    return _completion(text, usage=usage)
+    if len(request.get("tools") or []) > 1 and choice != "none":  # two tools asked for at once: two calls, unless parallel calls are off
+        calls = [_call(t["function"]["name"], call_id=f"call_{i}") for i, t in enumerate(request["tools"])]
+        return _completion(None, calls[:1] if request.get("parallel_tool_calls") is False else calls, finish="tool_calls",
+                           usage={"prompt_tokens": 3, "completion_tokens": 9, "total_tokens": 12})
+    answer = _completion(text, usage=usage)
+    answer["choices"] = [{**answer["choices"][0], "index": i} for i in range(request.get("n", 1))]
+    if request.get("logprobs"):
+        for choice_ in answer["choices"]:
+            choice_["logprobs"] = {"content": [{"token": w, "logprob": -0.1, "top_logprobs": [{"token": w, "logprob": -0.1}] * request.get("top_logprobs", 0)}
+                                               for w in text.split()]}
+    return answer
+
+
+def _random(request: dict, count: int) -> dict:
+    """Another answer every time, whatever sampling or seed was asked for."""
+    import random
+
+    return _completion(" ".join(random.Random(count).sample(WORDS, 6)), usage={"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9})
 
 
 def _ignoring(request: dict) -> dict:
@@ -354,6 +383,15 @@ def _alternating(request: dict, count: int) -> dict:
     return _honouring(request) if count % 2 == 0 else _ignoring(request)
 
 
+def _halves(text: str) -> list[str]:
+    """A call's arguments in two deltas, as streaming servers send them."""
+    return [text[: len(text) // 2], text[len(text) // 2:]]
+
+
+def _asks_usage(request: dict) -> bool:
+    return bool((request.get("stream_options") or {}).get("include_usage"))
+
+
 def _chunk(delta: dict, finish=None, **extra) -> dict:
     return {**CHUNK, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}], **extra}
 
@@ -373,8 +411,15 @@ CHAT_BEHAVIOURS = {
     "int-usage": lambda r: _completion(usage={"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 40}),
     "int-no-answer": lambda r: _completion("" if r.get("messages", [{}])[-1].get("role") == "tool" else "hi"),
     # effects against their controls
-    "fx-honours": _honouring,
     "fx-ignores": _ignoring,
+    "fx-json-always": lambda r: _completion(json.dumps({"greeting": "hello"})),
+    "fx-json-other-always": lambda r: _completion(json.dumps({"hello": 1})),
+    "fx-json-wrong": lambda r: _completion(json.dumps({"hello": 1}) if r.get("response_format") else "plain words"),
+    "fx-two-choices": lambda r: {**_completion(), "choices": [{"index": i, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop"} for i in range(2)]},
+    "fx-logprobs-wrong": lambda r: {**_completion(), "choices": [{"index": 0, "message": {"role": "assistant", "content": "hi"}, "finish_reason": "stop",
+                                                                   "logprobs": {"content": [{"token": "hi", "logprob": -0.1, "top_logprobs": [{"token": "hi", "logprob": -0.1}]}]}}]},
+    "fx-two-calls-always": lambda r: _completion(None, [_call(t["function"]["name"], call_id=f"call_{i}") for i, t in enumerate(r.get("tools") or [])] or None,
+                                                 finish="tool_calls") if r.get("tools") else _completion(),
     "fx-fixed": _fixed_short,
     "fx-calls": _calling,
 }
@@ -384,7 +429,12 @@ STREAM_BEHAVIOURS = {
     "stream-no-index": lambda r: [_chunk({"tool_calls": [{"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}]}),
                                   _chunk({}, "tool_calls"), "[DONE]"],
     "stream-usage-unasked": lambda r: [_chunk({"content": "hi"}), {**CHUNK, "choices": [], "usage": USAGE}, "[DONE]"],
-    "stream-usage-asked": lambda r: [_chunk({"content": "hi"}), {**CHUNK, "choices": [], "usage": USAGE}, "[DONE]"],
+    # usage only where stream_options.include_usage asks for it: right, early, twice, beside the last choice
+    "stream-usage-asked": lambda r: [_chunk({"content": "hi"}), *([{**CHUNK, "choices": [], "usage": USAGE}] if _asks_usage(r) else []), "[DONE]"],
+    "stream-usage-early": lambda r: [*([{**CHUNK, "choices": [], "usage": USAGE}] if _asks_usage(r) else []), _chunk({"content": "hi"}), "[DONE]"],
+    "stream-usage-twice": lambda r: [_chunk({"content": "hi"}), *([{**CHUNK, "choices": [], "usage": USAGE}] * (2 if _asks_usage(r) else 0)), "[DONE]"],
+    "stream-length": lambda r: [_chunk({"role": "assistant", "content": "The weather"}), _chunk({"content": " is"}), _chunk({}, "length"), "[DONE]"],
+    "stream-usage-with-choices": lambda r: [_chunk({"content": "hi"}), {**_chunk({}, "stop"), **({"usage": USAGE} if _asks_usage(r) else {})}, "[DONE]"],
     "stream-tool-ok": lambda r: [_chunk({"role": "assistant"}), _chunk({"tool_calls": [{"index": 0, "id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}]}),
                                  _chunk({"tool_calls": [{"index": 0, "function": {"arguments": '{"city": "Paris"}'}}]}), _chunk({}, "tool_calls"), "[DONE]"],
 }
@@ -489,7 +539,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         if path == "/models":
             # every scenario the model name can pick (a stream scenario /stream-x is the model x)
-            names = sorted({name.strip("/").removeprefix("stream-") for name in ROUTES} | {"429-then-ok", "echo-auth", "echo-auth-stream", "fx-flaky", *DECLARING,
+            names = sorted({name.strip("/").removeprefix("stream-") for name in ROUTES} | {"429-then-ok", "echo-auth", "echo-auth-stream", "fx-flaky", "fx-honours", "fx-random", *DECLARING,
                             *CHAT_BEHAVIOURS, *STREAM_BEHAVIOURS, *BY_MODEL})
             models = [{"id": name, "object": "model", "created": 1, "owned_by": "fake", **DECLARING.get(name, {})} for name in names]
             self._send(200, "application/json", json.dumps({"object": "list", "data": models}).encode())
@@ -568,11 +618,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._events([_chunk({"content": f"your key is {self.headers.get('authorization', '')}"}), "[DONE]"])
         if stream and model in STREAM_BEHAVIOURS:
             return self._events(STREAM_BEHAVIOURS[model](request))
-        if model in CHAT_BEHAVIOURS:
-            behaviour = CHAT_BEHAVIOURS[model](request)
+        if model in CHAT_BEHAVIOURS or model in ("fx-honours", "fx-random"):
+            # fx-honours and fx-random may answer differently per call: the call's count seeds them
+            behaviour = {"fx-honours": _honouring, "fx-random": _random}[model](request, count) if model in ("fx-honours", "fx-random") else CHAT_BEHAVIOURS[model](request)
             if stream:
                 message = behaviour.get("choices", [{}])[0].get("message", {}) if behaviour.get("choices") else {}
-                return self._events([_chunk({"role": "assistant", "content": message.get("content")}), _chunk({}, "stop"), "[DONE]"])
+                calls = [_chunk({"tool_calls": [{"index": i, "id": c["id"], "type": "function", "function": {"name": c["function"]["name"], "arguments": part}}]})
+                         if n == 0 else _chunk({"tool_calls": [{"index": i, "function": {"arguments": part}}]})
+                         for i, c in enumerate(message.get("tool_calls") or []) for n, part in enumerate(_halves(c["function"]["arguments"]))]
+                return self._events([_chunk({"role": "assistant", "content": message.get("content")}), *calls, _chunk({}, "tool_calls" if calls else "stop"), "[DONE]"])
             return self._json(behaviour)
         if model == "echo-auth":
             # a careless gateway that puts the caller's credential into an error message and a header
@@ -643,7 +697,7 @@ class FakeServer:
         self.httpd.state = State(self.faults)
         self.httpd.models_body = self.models_body
         self.httpd.daemon_threads = True
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
         return self
 

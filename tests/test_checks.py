@@ -11,7 +11,10 @@ import httpx
 import pytest
 
 from anyint_conformance.judging.checks import CHECKS, Expect, Provenance, Severity, Verdict, assess, credential_reflected
-from anyint_conformance.judging.effects import EFFECTS, Unobservable
+from anyint_conformance.judging.effects import EFFECTS, Seen, Unobservable
+
+# each effect called on one answer and (when given) one control answer
+FX = {name: (lambda f: lambda request, ex, control=None: f(request, Seen([ex], [[control]] if control is not None else [])))(fn) for name, fn in EFFECTS.items()}
 from anyint_conformance.contract.schemas import operation
 from anyint_conformance.wire.transport import Exchange, send
 from anyint_conformance.model.verdicts import REDACTED
@@ -215,7 +218,8 @@ def test_a_refused_connection_is_broken(client):
 
 def test_every_registered_check_is_exercised_by_a_failing_case():
     integrity = {"vectors_same_length", "one_result_per_input", "flagged_agrees", "choices_indexed", "tool_calls_offered", "tool_arguments_json",
-                 "usage_adds_up", "answers_the_tool_result", "models_listed_once"}  # each failing in tests/test_rules.py or below
+                 "usage_adds_up", "answers_the_tool_result", "models_listed_once",
+                 "sse_incremental", "reasoning_seen"}  # each failing (a warning, a note: firing) in tests/test_rules.py or below
     exercised = {c[3] for c in CASES if c[3]} | {c[4] for c in ROUTE_CASES if c[4]} | {"transport_complete", "sse_usage_near_end"} | integrity
     assert set(CHECKS) <= exercised, f"checks without a failing case: {set(CHECKS) - exercised}"
 
@@ -249,7 +253,7 @@ def answer(content="hi", usage=None, tool_calls=None):
 
 
 def test_max_tokens_effect_against_its_control():
-    fx = EFFECTS["max_tokens_bounds_completion"]
+    fx = FX["max_tokens_bounds_completion"]
     long = answer(usage={"completion_tokens": 8})
     assert fx({"max_tokens": 2}, answer(usage={"completion_tokens": 2}), long) is None
     assert "completion_tokens 8 > max_tokens 2" in fx({"max_tokens": 2}, long, long)
@@ -260,7 +264,7 @@ def test_max_tokens_effect_against_its_control():
 
 
 def test_stop_effect_in_both_forms_against_its_control():
-    fx, unstopped = EFFECTS["stop_sequence_absent"], answer("Hello world")
+    fx, unstopped = FX["stop_sequence_absent"], answer("Hello world")
     assert fx({"stop": ["o"]}, answer("Hell"), unstopped) is None and fx({"stop": "o"}, answer("Hell"), unstopped) is None
     assert "contains the stop sequence 'o'" in fx({"stop": ["o"]}, unstopped, unstopped)
     with pytest.raises(Unobservable, match="does not contain"):
@@ -273,44 +277,44 @@ CALL = {"id": "call_1", "type": "function", "function": {"name": "get_weather", 
 def test_tool_choice_effects_against_their_controls():
     forced = {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}}
     calls, text = answer(None, tool_calls=[CALL]), answer("It is sunny.")
-    assert EFFECTS["forced_tool_call"](forced, calls, None) is None
-    assert "forced 'get_weather'" in EFFECTS["forced_tool_call"](forced, text, None)
-    assert EFFECTS["tool_call_required"]({}, calls, text) is None and "no tool call" in EFFECTS["tool_call_required"]({}, text, text)
+    assert FX["forced_tool_call"](forced, calls, None) is None
+    assert "forced 'get_weather'" in FX["forced_tool_call"](forced, text, None)
+    assert FX["tool_call_required"]({}, calls, text) is None and "no tool call" in FX["tool_call_required"]({}, text, text)
     with pytest.raises(Unobservable):
-        EFFECTS["tool_call_required"]({}, calls, calls)  # it calls without being required to
-    assert EFFECTS["no_tool_call"]({}, text, calls) is None and "calls ['get_weather']" in EFFECTS["no_tool_call"]({}, calls, calls)
+        FX["tool_call_required"]({}, calls, calls)  # it calls without being required to
+    assert FX["no_tool_call"]({}, text, calls) is None and "calls ['get_weather']" in FX["no_tool_call"]({}, calls, calls)
     with pytest.raises(Unobservable):
-        EFFECTS["no_tool_call"]({}, text, text)  # it never calls, even when required: "none" shows nothing
+        FX["no_tool_call"]({}, text, text)  # it never calls, even when required: "none" shows nothing
 
 
 def test_embedding_effects_against_their_controls():
     vectors, eight = _json_answer({"data": [{"index": 0, "embedding": [0.1] * 640}]}), _json_answer({"data": [{"index": 0, "embedding": [0.1] * 8}]})
-    assert "vectors of length [640]" in EFFECTS["dimensions_honoured"]({"dimensions": 8}, vectors, vectors)
-    assert EFFECTS["dimensions_honoured"]({"dimensions": 8}, eight, vectors) is None
+    assert "vectors of length [640]" in FX["dimensions_honoured"]({"dimensions": 8}, vectors, vectors)
+    assert FX["dimensions_honoured"]({"dimensions": 8}, eight, vectors) is None
     with pytest.raises(Unobservable):
-        EFFECTS["dimensions_honoured"]({"dimensions": 8}, eight, eight)
-    assert "embeddings are ['list']" in EFFECTS["base64_encoding"]({}, vectors, vectors)
+        FX["dimensions_honoured"]({"dimensions": 8}, eight, eight)
+    assert "embeddings are ['list']" in FX["base64_encoding"]({}, vectors, vectors)
     real = base64.b64encode(struct.pack("<2f", 0.5, -0.25)).decode()
-    assert EFFECTS["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": real}]}), vectors) is None
-    assert "does not decode to float32" in EFFECTS["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": "Hello from a mock."}]}), vectors)
+    assert FX["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": real}]}), vectors) is None
+    assert "does not decode to float32" in FX["base64_encoding"]({}, _json_answer({"data": [{"index": 0, "embedding": "Hello from a mock."}]}), vectors)
     two = _json_answer({"data": [{"embedding": [0.1, 0.2]}, {"embedding": [0.3, 0.4]}]})
     same = _json_answer({"data": [{"embedding": [0.1, 0.2]}, {"embedding": [0.1, 0.2]}]})
-    assert EFFECTS["distinct_vectors"]({}, two, None) is None and "same vector" in EFFECTS["distinct_vectors"]({}, same, None)
+    assert FX["distinct_vectors"]({}, two, None) is None and "same vector" in FX["distinct_vectors"]({}, same, None)
 
 
 def test_image_and_audio_effects_against_their_controls():
     url, b64 = _json_answer({"data": [{"url": "https://x/y.png"}]}), _json_answer({"data": [{"b64_json": "aGk="}]})
-    assert "n=2 asked, 1 image(s)" in EFFECTS["n_images"]({"n": 2}, url, url)
+    assert "n=2 asked, 1 image(s)" in FX["n_images"]({"n": 2}, url, url)
     with pytest.raises(Unobservable):
-        EFFECTS["n_images"]({"n": 1}, url, url)
-    assert "came as ['url']" in EFFECTS["images_in_asked_format"]({"response_format": "b64_json"}, url, url)
-    assert EFFECTS["images_in_asked_format"]({"response_format": "b64_json"}, b64, url) is None
+        FX["n_images"]({"n": 1}, url, url)
+    assert "came as ['url']" in FX["images_in_asked_format"]({"response_format": "b64_json"}, url, url)
+    assert FX["images_in_asked_format"]({"response_format": "b64_json"}, b64, url) is None
     mp3 = Exchange("POST", "u", {}, status=200, headers={"content-type": "audio/mpeg"}, content=b"ID3\x04" + b"\x00" * 20)
     wav = Exchange("POST", "u", {}, status=200, headers={"content-type": "audio/wav"}, content=b"RIFF\x00\x00\x00\x00WAVEfmt ")
-    assert "mp3 audio answered" in EFFECTS["audio_in_asked_format"]({"response_format": "wav"}, mp3, mp3)
-    assert EFFECTS["audio_in_asked_format"]({"response_format": "wav"}, wav, mp3) is None
+    assert "mp3 audio answered" in FX["audio_in_asked_format"]({"response_format": "wav"}, mp3, mp3)
+    assert FX["audio_in_asked_format"]({"response_format": "wav"}, wav, mp3) is None
     text = _json_answer({"text": "hi"})
-    assert "transcription answered" in EFFECTS["transcript_in_asked_format"]({"response_format": "text"}, text, text)
+    assert "transcription answered" in FX["transcript_in_asked_format"]({"response_format": "text"}, text, text)
 
 
 def _stream(*chunks, finish=None, asked=None):
@@ -326,7 +330,7 @@ def _stream(*chunks, finish=None, asked=None):
 
 def test_streamed_tool_call_deltas_assemble_into_a_whole_call():
     forced = {"tool_choice": {"type": "function", "function": {"name": "get_weather"}}, "tools": [{"type": "function", "function": {"name": "get_weather"}}]}
-    fx = EFFECTS["streamed_tool_call"]
+    fx = FX["streamed_tool_call"]
     whole = _stream([{"index": 0, "id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": ""}}],
                     [{"index": 0, "function": {"arguments": '{"city": '}}], [{"index": 0, "function": {"arguments": '"Paris"}'}}], finish="tool_calls", asked=forced)
     assert fx(forced, whole, None) is None

@@ -34,11 +34,25 @@ def test_lifecycle_bounds_come_from_their_steps(tmp_path):
     assert rows["aimock-chat"] == (2, 5)
 
 
+def test_the_client_cells_are_planned_by_running_the_real_clients_against_the_imaginary_target(tmp_path):
+    """Each flow sends exactly one request (no client retries), every one under the token cap, the clients'
+    own bodies included (LangChain's max_completion_tokens carries the cap as max_tokens too)."""
+    from anyint_conformance.clients.flows import FLOWS
+    from anyint_conformance.clients.node import NodeWorker
+
+    result = run_pytest("suites/test_clients.py", "--anyint-plan", "--target", "llamacpp", "--token-cap", "5", "--tool-token-cap", "7")
+    row = re.search(r"^llamacpp\s+gemma-3-270m\s+(\d+)\s+(\d+)-(\d+)$", result.stdout, re.M)
+    flows = len(FLOWS) if NodeWorker.unavailable() is None else sum(1 for c, _ in FLOWS if c in ("openai-python", "langchain"))
+    assert row and int(row.group(1)) == len(FLOWS) and int(row.group(3)) == flows, result.stdout[-1500:]
+    line = next(line for line in result.stdout.splitlines() if line.startswith("max_tokens <= 5 in every body"))
+    assert re.search(r"largest 5 in \d+ bodies", line) and re.search(r"<= 7 in bodies that offer tools .*largest 7 in \d+", line), line
+
+
 def test_the_plan_measures_the_token_cap_over_every_body(tmp_path):
     result = run_pytest("suites", "--anyint-plan", "--target", "litellm", "--token-cap", "4", "--poll-timeout", "2")
     line = next(line for line in result.stdout.splitlines() if line.startswith("max_tokens <= 4 in every body"))
     assert re.search(r"largest 4 in \d{3,} bodies", line) and "batch files and the SDK example included" in line
-    assert re.search(r"<= 48 in bodies that offer tools \(largest 48 in \d+", line)
+    assert re.search(r"<= 48 in bodies that offer tools or ask for JSON \(largest 48 in \d+", line)
 
 
 def test_every_body_kind_a_run_sends_stays_under_the_token_cap(tmp_path):

@@ -242,3 +242,46 @@ def test_a_family_works_when_its_must_be_refused_steps_were_refused():
     assert family_verdict([step("supported"), step("rejected"), step("lenient")]) is Verdict.SUPPORTED  # "retrieve after delete" refused
     assert family_verdict([step("supported"), step("rejected"), step("broken")]) is Verdict.BROKEN
     assert family_verdict([step("untested")]) is Verdict.UNTESTED and family_verdict([]) is None
+
+
+# --- client readiness and beyond the page: one table each per target, in every rendering ---------------
+
+
+def _grid_matrix() -> dict:
+    clients = [("m1", "client: openai-node tool", "supported"), ("m1", "client: vercel-ai tool", "non-conforming"),
+               ("m2", "client: openai-node tool", "ignored"), ("m2", "client: vercel-ai tool", "broken"),
+               ("m1", report.SDK_EXAMPLE, "supported"), ("m2", report.SDK_EXAMPLE, "unsupported")]
+    beyond = [("m1", "seed", "unverified"), ("m2", "seed", "supported"), ("m2", "logprobs", "ignored")]
+    cells = [cell("t", m, "POST /chat/completions", p, v, "client" if p.startswith("client") else "route", "chat") for m, p, v in clients]
+    cells += [cell("t", m, "POST /chat/completions", p, v, "beyond", "chat") for m, p, v in beyond]
+    return build_matrix(cells, {"t": {"base_url": "http://x/v1", "describes": "grids"}}, "0.2.0", "replay")
+
+
+def test_client_and_beyond_grids_show_a_row_per_model_and_a_word_in_every_cell_in_all_three_renderings():
+    from anyint_conformance.faces import cli
+
+    m = _grid_matrix()
+    (title1, _, columns1, rows1), (title2, _, columns2, rows2) = report.grids(m, "t")
+    assert (title1, title2) == ("client readiness", "beyond the page")
+    assert columns1 == [report.SDK_EXAMPLE, "openai-node tool", "vercel-ai tool"]  # the page's example first
+    assert [model for model, _ in rows1] == ["m1", "m2"] and columns2 == ["logprobs", "seed"]
+    md = render_markdown(m)
+    client_md = _section(md, "## t: client readiness")
+    assert "| `m2` |" in client_md and "ignored" in client_md and "broken" in client_md and "non-conforming" in client_md
+    assert "| `m1` |" in _section(md, "## t: beyond the page") and "unverified" in _section(md, "## t: beyond the page")
+    page = html.render_html(m)
+    grid = page.split('data-grid="client-readiness"', 1)[1].split("</table>", 1)[0]
+    assert grid.count("<tr data-row=") == 2 and grid.count('<td class="none">') == 0
+    assert all(f'<span class="w">{v}</span>' in grid for v in ("supported", "ignored", "broken", "non-conforming"))
+    beyond_grid = page.split('data-grid="beyond-the-page"', 1)[1].split("</table>", 1)[0]
+    assert beyond_grid.count('<td class="none">—</td>') == 1  # m1 has no logprobs cell: a dash, not a verdict
+    text = cli.summary(m, width=None)
+    block = text.split("t: client readiness", 1)[1].split("t: beyond the page", 1)[0]
+    assert "openai-node tool" in block and all(v in block for v in ("ignored", "broken", "non-conforming"))
+    assert "unverified" in text.split("t: beyond the page", 1)[1]
+
+
+def test_a_matrix_without_client_or_beyond_cells_has_no_empty_grids():
+    m = build_matrix([cell("t", "m", "POST /embeddings", None, "supported", "route", "embeddings")], {"t": {"base_url": "x", "describes": "d"}}, "0.2.0", "replay")
+    assert report.grids(m, "t") == []
+    assert "client readiness" not in render_markdown(m) and "client readiness" not in html.render_html(m)

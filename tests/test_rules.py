@@ -87,7 +87,7 @@ def test_a_usage_chunk_without_choices_is_read_guarded_only_when_the_request_ask
 
     with httpx.Client() as client:
         asked = send(client, "POST", server.base_url + "/chat/completions", {"model": "stream-usage-asked", "stream": True, "stream_options": {"include_usage": True}}, stream=True)
-        unasked = send(client, "POST", server.base_url + "/chat/completions", {"model": "stream-usage-asked", "stream": True}, stream=True)
+        unasked = send(client, "POST", server.base_url + "/chat/completions", {"model": "stream-usage-unasked", "stream": True}, stream=True)
     assert oracle.findings(asked, "POST", "/chat/completions") == []
     assert "IndexError" in oracle.findings(unasked, "POST", "/chat/completions")[0].message
 
@@ -131,8 +131,33 @@ def test_each_integrity_rule_of_an_answer_fails_on_its_fault(server, model, func
     assert cell.violation["check"] == check and cell.violation["provenance"] == "integrity", cell.violation
 
 
+def test_a_streamed_answer_cut_by_max_tokens_is_no_sdk_finding_even_where_the_stream_helper_refuses_it(server):
+    """ChatCompletionStreamState.get_final_completion raises LengthFinishReasonError on finish_reason
+    "length": a valid answer, which our own cap may cause. The oracle reads the assembly instead."""
+    import httpx
+
+    from anyint_conformance.judging import oracle
+    from anyint_conformance.wire.transport import send
+
+    body = {"model": "stream-length", "stream": True, "tools": [tools.WEATHER_TOOL], "max_tokens": 3, "messages": tools.ASK}
+    with httpx.Client() as client:
+        ex = send(client, "POST", server.base_url + "/chat/completions", body, stream=True)
+    assert oracle.findings(ex, "POST", "/chat/completions") == []
+
+
+@pytest.mark.parametrize("stream", [False, True], ids=["json", "stream"])
+def test_a_tool_round_trip_completes_on_a_server_that_honours_it_streamed_or_not(server, stream):
+    cells = cells_of(tools.test_tool_round_trip, server.base_url, models=("fx-honours",), params={"stream": stream})
+    assert len(cells) == 3 and {c.verdict for c in cells.values()} == {"supported"}, {k: c.reason for k, c in cells.items()}
+
+
+def test_a_streamed_call_whose_deltas_lack_index_breaks_the_round_trip_where_it_breaks(server):
+    cells = cells_of(tools.test_tool_round_trip, server.base_url, models=("stream-no-index",), params={"stream": True})
+    assert cells["tool round trip (stream): 1 forced call"].verdict == "non-conforming", cells["tool round trip (stream): 1 forced call"].reason
+
+
 def test_after_a_tool_result_the_answer_must_answer(server):
-    cells = cells_of(tools.test_tool_round_trip, server.base_url, models=("int-no-answer",))
+    cells = cells_of(tools.test_tool_round_trip, server.base_url, models=("int-no-answer",), params={"stream": False})
     # the fake's first answer (a forced call) is plain text, so the round trip stops there ...
     assert cells["tool round trip: 1 forced call"].verdict == "ignored"
     from anyint_conformance.judging.checks import CHECKS, Expect
@@ -245,3 +270,73 @@ def test_a_broken_model_list_is_its_cell_and_the_run_goes_on_with_model(tmp_path
     assert chat_cell[None].verdict == "supported"  # the run went on with --model
     error = next(line for line in (alone.stdout + alone.stderr).splitlines() if line.startswith("ERROR"))
     assert cause in error and "--model fake:<id>" in error  # without --model: one line, the exact cause, the fix
+
+
+# -- 16: the OpenAI fields beyond the page, each effect reaching its outcomes ---------------------------
+
+import suites.test_beyond_the_page as beyond  # noqa: E402
+
+BEYOND_CASES = [  # field, {model: the verdict it must get}
+    ("response_format=json_object", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-json-always": "unverified"}),
+    ("response_format=json_schema", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-json-wrong": "non-conforming", "fx-json-always": "unverified",
+                                     "fx-json-other-always": "ignored"}),  # the same schema-breaking JSON with and without: the field changed nothing
+    ("stream_options.include_usage", {"stream-usage-asked": "supported", "no-usage": "ignored", "ok": "unverified",  # ok: usage unasked too
+                                      "stream-usage-early": "non-conforming", "stream-usage-twice": "non-conforming", "stream-usage-with-choices": "supported"}),
+    ("n=2", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-two-choices": "unverified"}),
+    ("seed", {"fx-honours": "supported", "fx-random": "ignored", "fx-ignores": "unverified"}),
+    ("logprobs+top_logprobs=2", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-logprobs-wrong": "non-conforming"}),
+    ("parallel_tool_calls=false", {"fx-honours": "supported", "fx-two-calls-always": "ignored", "fx-ignores": "unverified"}),
+    ("max_completion_tokens", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-fixed": "unverified"}),
+    ("system message", {"ok": "supported", "error-500": "broken", "refusal": "unsupported"}),
+    ("tool result (the suite's own call)", {"fx-honours": "supported", "int-no-answer": "non-conforming"}),
+    ("image input", {"ok": "supported", "refusal": "unsupported"}),
+]
+
+
+@pytest.mark.parametrize("field, wanted", BEYOND_CASES, ids=[c[0] for c in BEYOND_CASES])
+def test_every_field_beyond_the_page_reaches_each_of_its_outcomes(server, field, wanted):
+    got = {model: _cell(server, beyond.test_beyond_the_page, model, field, field=field).verdict for model in wanted}
+    assert got == wanted
+
+
+def test_usage_beside_the_last_choice_is_an_upstream_warning_that_decides_only_when_strict(server):
+    field = "stream_options.include_usage"
+    lax = _cell(server, beyond.test_beyond_the_page, "stream-usage-with-choices", field, field=field)
+    strict = _cell(server, beyond.test_beyond_the_page, "stream-usage-with-choices", field, {"strict": True}, field=field)
+    assert lax.verdict == "supported" and any("not in a chunk of its own" in w["message"] and w["provenance"] == "upstream" for w in lax.warnings)
+    assert strict.verdict == "non-conforming" and strict.violation["provenance"] == "upstream"
+
+
+def test_sampling_effects_need_a_control_that_varies(server):
+    """temperature 0 and top_p 0.01 are observed only where a high temperature varies the answers: a
+    fixed-answer mock stays unverified, never supported."""
+    for parameter in ("temperature", "top_p"):
+        got = {model: _cell(server, parameters.test_chat_parameter, model, parameter, parameter=parameter).verdict for model in ("fx-honours", "fx-random", "fx-ignores")}
+        assert got == {"fx-honours": "supported", "fx-random": "ignored", "fx-ignores": "unverified"}, parameter
+
+
+def test_a_stream_that_arrives_in_one_burst_is_a_warning_only_when_its_timing_is_known():
+    from anyint_conformance.judging.checks import CHECKS, Expect
+    from anyint_conformance.wire.transport import Exchange, SSEEvent
+
+    events = [SSEEvent("message", json.dumps({"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m",
+                                              "choices": [{"index": 0, "delta": {"content": "hi"}}]}))] * 3 + [SSEEvent("message", "[DONE]")]
+    burst = Exchange("POST", "u", {"stream": True}, stream=True, status=200, headers={"content-type": "text/event-stream"}, events=events, arrivals=[2.0, 2.001])
+    drip = Exchange("POST", "u", {"stream": True}, stream=True, status=200, headers={"content-type": "text/event-stream"}, events=events, arrivals=[0.4, 0.9, 1.5])
+    unknown = Exchange("POST", "u", {"stream": True}, stream=True, status=200, headers={"content-type": "text/event-stream"}, events=events)
+    found = CHECKS["sse_incremental"](burst, Expect())
+    assert found and found[0].severity.value == "warning" and "one burst" in found[0].message
+    assert CHECKS["sse_incremental"](drip, Expect()) == [] and CHECKS["sse_incremental"](unknown, Expect()) == []
+
+
+def test_reasoning_a_model_returns_is_noted_never_guessed():
+    from anyint_conformance.judging.checks import CHECKS, Expect
+    from anyint_conformance.wire.transport import Exchange
+
+    def answer(message):
+        return Exchange("POST", "u", {}, status=200, headers={"content-type": "application/json"},
+                        content=json.dumps({"choices": [{"index": 0, "message": message}]}).encode())
+
+    noted = CHECKS["reasoning_seen"](answer({"role": "assistant", "content": "hi", "reasoning_content": "I think"}), Expect())
+    assert [f.message for f in noted] == ["the answer carries reasoning_content (7 characters)"] and noted[0].severity.value == "note"
+    assert CHECKS["reasoning_seen"](answer({"role": "assistant", "content": "hi"}), Expect()) == []

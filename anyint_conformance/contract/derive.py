@@ -59,7 +59,7 @@ from typing import Any
 
 import yaml
 
-from anyint_conformance.model.paths import ROOT, SCHEMAS_DIR, TABLES_DIR
+from anyint_conformance.model.paths import ROOT, SCHEMAS_DIR, TABLES_DIR, load_yaml
 
 # Never resolvable: schemas are loaded from disk into a registry, never fetched.
 ID_BASE = "https://schemas.anyint-conformance.invalid/"
@@ -79,7 +79,6 @@ REQUIRED_WORDING = {"Yes": True, "No": False, "Usually": False}
 WHEN_AVAILABLE = ("when available", "when returned")
 
 
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C loader when present
 
 
 class TableError(ValueError):
@@ -329,7 +328,7 @@ def load_tables(tables_dir: Path = TABLES_DIR) -> list[tuple[Path, dict]]:
     out = []
     for path in sorted(tables_dir.glob("*.yaml")):
         try:
-            out.append((path, yaml.load(path.read_text(), Loader=_LOADER)))
+            out.append((path, load_yaml(path.read_text())))
         except yaml.YAMLError as exc:
             raise TableError(f"{path.name}: not valid YAML: {exc}") from None
     return out

@@ -278,8 +278,19 @@ def summary(m: dict, width: int | None = None) -> str:
                          + ", ".join(f"{a} = {f}" for f, a in ABBREV.items() if a != f), width)
         out += _blocks(table, width)
         out += _wrap("cells: " + ", ".join(f"{n} {report.mark(v, text=True)}" for v, n in report.counts(cells)), width)
+        for title, note, columns, rows in report.grids(m, target):
+            out += [""] + _wrap(f"{target}: {title} ({note})", width)
+            grid = [["model", *columns]] + [[model, *(_grid_text(row.get(c), short=bool(width)) for c in columns)] for model, row in rows]
+            out += _blocks(grid, width)
         out.append("")
     return "\n".join(out).rstrip("\n")
+
+
+def _grid_text(cell: dict | None, short: bool) -> str:
+    if cell is None:
+        return ""
+    v = cell["verdict"]
+    return f"{report.TEXT_SYMBOLS.get(v, '?')} {SHORT.get(v, v)}" if short else report.mark(v, text=True)
 
 
 def _family_table(rows, short: bool) -> list[list[str]]:

@@ -125,7 +125,9 @@ def pytest_collection_modifyitems(config, items):
         return
     for item in items:
         if "conformance" in getattr(item, "fixturenames", ()) and not engine.ctx.live:
-            item.add_marker(pytest.mark.block_network)  # replay never opens a socket, loopback included
+            # replay never opens a socket, loopback included; a client cell talks to our replay server only
+            loopback = item.get_closest_marker("loopback") is not None
+            item.add_marker(pytest.mark.block_network(allowed_hosts=["127.0.0.1"]) if loopback else pytest.mark.block_network)
 
 
 def pytest_collection_finish(session):

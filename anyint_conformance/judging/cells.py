@@ -15,7 +15,7 @@ import httpx
 
 from anyint_conformance.contract import generate
 from anyint_conformance.judging.checks import Assessment, Expect, Rules
-from anyint_conformance.judging.effects import EFFECTS, NEEDS_CONTROL, Unobservable
+from anyint_conformance.judging.effects import EFFECTS, NEEDS_CONTROL, Contradicts, Seen, Unobservable, Upstream
 from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict, worst
 from anyint_conformance.wire.cost import Budget
 from anyint_conformance.wire.transport import Exchange, send
@@ -45,7 +45,8 @@ class CellSpec:
     overlay: dict | None = None
     kind: str = "route"  # route | parameter
     effect: str | None = None  # an effects.EFFECTS name: the observable effect the docs promise
-    control: dict | None = None  # the request the effect is observed against (model excluded): without the parameter
+    control: dict | list | None = None  # the request(s) the effect is observed against (model excluded): without the parameter
+    samples: int = 1  # how often the request (and each control) is sent for its effect (answers that must agree or vary)
     generate: bool = True  # send the page's examples and Hypothesis examples behind a supported probe
     files: dict | None = None  # multipart uploads {field: (filename, bytes, content type)}; body = form fields
 
@@ -88,10 +89,11 @@ def run_cell(
     on_exchange: Callable[[Exchange], None] | None = None,
 ) -> Cell:
     probe_body, later = spec.bodies(model, examples, seed)
-    control_body = {**spec.control, **({"model": model} if model is not None else {})} if spec.control is not None else None
-    effect = spec.kind == "parameter" and spec.effect is not None
+    controls = [spec.control] if isinstance(spec.control, dict) else list(spec.control or [])
+    control_bodies = [{**c, **({"model": model} if model is not None else {})} for c in controls]
+    effect = spec.effect is not None
     trials = max(judging.trials, 1) if effect else 1
-    spent = judging.refusal(spec.route, model, 1 + len(later) + (trials - 1) + (trials if control_body is not None else 0))
+    spent = judging.refusal(spec.route, model, 1 + len(later) + trials * spec.samples * (1 + len(control_bodies)) - 1)
     if spent:
         return Cell.untested(target, model, spec.route, spec.parameter, spent, kind=spec.kind)
 
@@ -102,10 +104,12 @@ def run_cell(
         return ex, judging.rules.judge(ex, Expect.for_request(spec.operation, body))
 
     results = [exchange(probe_body)]
-    if spec.kind == "parameter" and results[0][1].verdict is Verdict.SUPPORTED:
-        results = _trials(spec, probe_body, control_body, results[0], trials, exchange)
+    # a parameter cell is judged by its effect (unverified without one); a message-form cell (kind beyond, no
+    # effect) by its answer alone, as a route is
+    if results[0][1].verdict is Verdict.SUPPORTED and (spec.kind == "parameter" or effect):
+        results = _trials(spec, probe_body, control_bodies, results[0], trials, exchange)
     sent = 0
-    if results[0][1].verdict is Verdict.SUPPORTED and spec.kind != "parameter":
+    if results[0][1].verdict is Verdict.SUPPORTED and spec.kind == "route":
         for body in later:
             results.append(_as_example(*exchange(body)))
             sent += 1
@@ -119,27 +123,37 @@ def run_cell(
     )
 
 
-def _trials(spec: CellSpec, body: dict, control_body: dict | None, first: tuple[Exchange, Assessment], trials: int, exchange) -> list[tuple[Exchange, Assessment]]:
-    """The parameter's effect judged `trials` times, each against its control answer (which shows what the
-    answer is without the parameter and decides nothing of its own). One outcome for all: K of K alike,
-    or flaky with its count. The deciding trial comes first; every request sent is in the list."""
+def _trials(spec: CellSpec, body: dict, control_bodies: list[dict], first: tuple[Exchange, Assessment], trials: int, exchange) -> list[tuple[Exchange, Assessment]]:
+    """The parameter's effect judged `trials` times, each on `spec.samples` answers and against its control
+    answers (which show what the answer is without the parameter and decide nothing of their own). One
+    outcome for all: K of K alike, or flaky with its count. The deciding answer comes first; every request
+    sent is in the list."""
     judged, sent = [], []
     for trial in range(trials):
-        ex, result = first if trial == 0 else exchange(body)
-        if result.verdict is not Verdict.SUPPORTED:
-            return [(ex, result), *sent]  # a trial that broke or was refused decides the cell as it is
-        control = None
-        if control_body is not None:
-            control, control_result = exchange(control_body)
-            sent.append((control, replace(control_result, verdict=Verdict.SUPPORTED, findings=[])))  # counted, never deciding
-            if control_result.verdict is not Verdict.SUPPORTED:
-                control = replace(control, status=None, error=f"{control_result.verdict.value}: {control_result.reason}")
-        judged.append((ex, with_effect(spec.effect, body, ex, result, control)))
+        answers = []
+        for sample in range(spec.samples):
+            ex, result = first if trial == 0 and sample == 0 else exchange(body)
+            if result.verdict is not Verdict.SUPPORTED:
+                return [(ex, result), *sent]  # an answer that broke or was refused decides the cell as it is
+            answers.append((ex, result))
+            if sample:
+                sent.append((ex, result))
+        controls = []
+        for control_body in control_bodies:
+            got = []
+            for _ in range(spec.samples):
+                control, control_result = exchange(control_body)
+                sent.append((control, replace(control_result, verdict=Verdict.SUPPORTED, findings=[])))  # counted, never deciding
+                got.append(control if control_result.verdict is Verdict.SUPPORTED else replace(control, status=None, error=f"{control_result.verdict.value}: {control_result.reason}"))
+            controls.append(got)
+        ex, result = answers[0]
+        provenance = Provenance.UPSTREAM if spec.kind == "beyond" else Provenance.DOCUMENTED  # beyond the page: OpenAI's field, not the page's
+        judged.append((ex, with_effect(spec.effect, body, result, Seen([a for a, _ in answers], controls), provenance)))
     verdicts = [a.verdict for _, a in judged]
     counts = {v: verdicts.count(v) for v in set(verdicts)}
-    rest = [(e, replace(a, verdict=Verdict.SUPPORTED)) for e, a in judged[1:]]
     if len(counts) == 1:
         ex, result = judged[0]
+        rest = [(e, replace(a, verdict=Verdict.SUPPORTED)) for e, a in judged[1:]]
         return [(ex, replace(result, reason=f"{result.reason} ({trials}/{trials} trials alike)") if trials > 1 else result), *rest, *sent]
     observed = counts.get(Verdict.SUPPORTED, 0)
     ex, result = next((e, a) for e, a in judged if a.verdict is not Verdict.SUPPORTED)
@@ -149,23 +163,32 @@ def _trials(spec: CellSpec, body: dict, control_body: dict | None, first: tuple[
     return [(ex, decided), *[(e, replace(a, verdict=Verdict.SUPPORTED)) for e, a in judged if e is not ex], *sent]
 
 
-def with_effect(name: str | None, body: dict, ex: Exchange, result: Assessment, control: Exchange | None = None) -> Assessment:
-    """Accepted and conforming: was the parameter's documented effect observed on the answer, against the
-    control answer? Supported means observed; without an effect check, or when this answer or its control
-    cannot show it, the cell is unverified."""
+def with_effect(name: str | None, body: dict, result: Assessment, seen: Seen, provenance: Provenance = Provenance.DOCUMENTED) -> Assessment:
+    """Accepted and conforming: was the parameter's documented effect observed on the answers, against the
+    control answers? Supported means observed; without an effect check, or when these answers or their
+    controls cannot show it, the cell is unverified; an answer that contradicts the request is non-conforming."""
     if name is None:
-        finding = Finding("effect", Severity.WARNING, "accepted and conforming; no check can observe this parameter's effect", provenance=Provenance.DOCUMENTED)
+        finding = Finding("effect", Severity.WARNING, "accepted and conforming; no check can observe this parameter's effect", provenance=provenance)
         return replace(result, verdict=Verdict.UNVERIFIED, reason=f"{result.reason}; effect not verified (no effect check for this parameter)", findings=[*result.findings, finding])
     try:
+        control = seen.control
         if name in NEEDS_CONTROL and (control is None or control.status is None or not 200 <= control.status < 300):
             why = control.error if control is not None and control.error else (f"answered HTTP {control.status}" if control is not None else "not sent")
             raise Unobservable(f"the control request (the same without the parameter) was {why}")
-        ignored = EFFECTS[name](body, ex, control)
+        ignored = EFFECTS[name](body, seen)
     except Unobservable as why:
-        finding = Finding(name, Severity.WARNING, f"effect not observable: {why}")
+        finding = Finding(name, Severity.WARNING, f"effect not observable: {why}", provenance=provenance)
         return replace(result, verdict=Verdict.UNVERIFIED, reason=f"{result.reason}; effect not verified: {why}", findings=[*result.findings, finding])
+    except Upstream as why:
+        message, rule = why.args
+        finding = Finding(name, Severity.NONCONFORMING, message, "$", Provenance.UPSTREAM, rule)
+        observed = replace(result, reason=f"{result.reason}; effect observed ({name}, against the control)", findings=[*result.findings, finding])
+        return replace(observed, verdict=Verdict.NONCONFORMING, reason=f"HTTP {seen.answer.status}, {message}") if finding.decides(result.strict) else observed
+    except Contradicts as why:
+        finding = Finding(name, Severity.NONCONFORMING, str(why), "$", Provenance.INTEGRITY, "integrity: the answer does what the request asked for where it says it does")
+        return replace(result, verdict=Verdict.NONCONFORMING, reason=f"HTTP {seen.answer.status}, {why}", findings=[finding, *result.findings])
     if ignored:
-        finding = Finding(name, Severity.NOTE, f"accepted but ignored: {ignored}")
+        finding = Finding(name, Severity.NOTE, f"accepted but ignored: {ignored}", provenance=provenance)
         return replace(result, verdict=Verdict.IGNORED, reason=finding.message, findings=[*result.findings, finding])
     return replace(result, reason=f"{result.reason}; effect observed ({name}" + (", against the control" if name in NEEDS_CONTROL else "") + ")")
 

@@ -254,6 +254,45 @@ def sse_usage_near_end(ex: Exchange, expect: Expect) -> list[Finding]:
     return []
 
 
+BURST_WAIT = 0.3  # seconds before the first byte that make a burst worth saying (a fast mock answers at once anyway)
+
+
+@check("sse_incremental")
+def sse_incremental(ex: Exchange, expect: Expect) -> list[Finding]:
+    """A stream whose events all came at once, after the whole answer was ready, is conforming but defeats
+    streaming (a gateway buffering upstream's stream): a warning. Only where arrival times are known
+    (live, or a recording that kept them)."""
+    times = ex.arrivals or []
+    if len(ex.events) < 3 or len(times) < 1:
+        return []
+    wait, spread = times[0], times[-1] - times[0]
+    if wait >= BURST_WAIT and spread < 0.1 * wait:
+        return [Finding("sse_incremental", Severity.WARNING, f"the stream arrived in one burst: {len(ex.events)} events within {spread * 1000:.0f} ms, "
+                        f"after {wait:.2f} s of nothing (conforming, but a client shows nothing until the answer is complete)", provenance=UP,
+                        rule=f"{Q_SSE} (our reading: chunks as they are generated)")]
+    return []
+
+
+@check("reasoning_seen")
+def reasoning_seen(ex: Exchange, expect: Expect) -> list[Finding]:
+    """A model that returns its reasoning (reasoning_content / reasoning, in messages or deltas): recorded as
+    seen, a note that decides nothing, never guessed."""
+    found = {}
+    for choice in _body(ex).get("choices") or [] if not ex.events else []:
+        for key in ("reasoning_content", "reasoning"):
+            value = ((choice or {}).get("message") or {}).get(key) if isinstance(choice, dict) else None
+            if isinstance(value, str) and value:
+                found[key] = found.get(key, 0) + len(value)
+    for _, value in ex.event_values if ex.events else []:
+        for choice in (value or {}).get("choices") or [] if isinstance(value, dict) else []:
+            for key in ("reasoning_content", "reasoning"):
+                part = ((choice or {}).get("delta") or {}).get(key)
+                if isinstance(part, str) and part:
+                    found[key] = found.get(key, 0) + len(part)
+    return [Finding("reasoning_seen", Severity.NOTE, f"the answer carries {key} ({n} characters)", provenance=UP, rule="upstream OpenAI-compatible reasoning fields")
+            for key, n in sorted(found.items())]
+
+
 @check("transport_complete")
 def transport_complete(ex: Exchange, expect: Expect) -> list[Finding]:
     if ex.error:
@@ -438,13 +477,14 @@ def finish_reasons(ex: Exchange) -> set:
 
 
 def cut_by_cap(ex: Exchange) -> bool:
-    """The answer ended at the request's own max_tokens (finish_reason length, or every allowed token
-    used): what it did not finish is the suite's doing, not the server's."""
+    """The answer ended at the request's own max_tokens (finish_reason length, or exactly the allowed
+    tokens used): what it did not finish is the suite's doing, not the server's. (An answer longer than
+    the cap was not cut by it.)"""
     if "length" in finish_reasons(ex):
         return True
     usage = _body(ex).get("usage") if not ex.events else next((v["usage"] for _, v in reversed(ex.event_values) if isinstance(v, dict) and isinstance(v.get("usage"), dict)), None)
     tokens, cap = (usage or {}).get("completion_tokens"), _asked(ex, "max_tokens")
-    return isinstance(tokens, int) and isinstance(cap, int) and tokens >= cap
+    return isinstance(tokens, int) and isinstance(cap, int) and tokens == cap
 
 
 def _offered(ex: Exchange) -> list[str]:
@@ -561,7 +601,7 @@ def credential_reflected(ex: Exchange, secrets: tuple[str, ...] = ()) -> list[Fi
 
 
 NON_STREAM_CHECKS = ("transport_complete", "content_type_json", "json_body", "response_schema", "sdk_call")
-STREAM_CHECKS = ("transport_complete", "sse_content_type", "sse_events_json", "sse_chunk_schema", "sdk_call", "sse_done", "sse_usage_near_end")
+STREAM_CHECKS = ("transport_complete", "sse_content_type", "sse_events_json", "sse_chunk_schema", "sdk_call", "sse_done", "sse_usage_near_end", "sse_incremental")
 BINARY_CHECKS = ("transport_complete", "sdk_call")
 TEXT_CHECKS = ("transport_complete", "text_body", "sdk_call")
 ANY_CHECKS = ("transport_complete", "sdk_call")

@@ -19,7 +19,8 @@ import httpx
 
 from anyint_conformance.contract.schemas import violations
 from anyint_conformance.judging.cells import Judging, with_effect
-from anyint_conformance.judging.checks import Expect
+from anyint_conformance.judging.checks import Expect, tool_calls_of
+from anyint_conformance.judging.effects import Seen, chat_text
 from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity, Verdict
 from anyint_conformance.wire.transport import send
 
@@ -144,11 +145,13 @@ class Lifecycle:
             if found:
                 result = replace(result, verdict=Verdict.NONCONFORMING, reason=f"HTTP {ex.status}, {found[0].message}", findings=[*found, *result.findings])
         if effect is not None and result.verdict is Verdict.SUPPORTED:
-            result = with_effect(effect, body, ex, result)
+            result = with_effect(effect, body, result, Seen([ex]))
         self._cell(route, label, result.verdict, result.reason, ex, result)
-        # a 2xx JSON object feeds the next steps even when it breaks a rule: each step is judged on its own
-        answered = ex.status is not None and 200 <= ex.status < 300 and isinstance(ex.parsed, dict)
-        return ex.parsed if answered and result.verdict is not Verdict.BROKEN else None
+        # a 2xx JSON object (or a stream, assembled) feeds the next steps even when it breaks a rule: each step is judged on its own
+        answered = ex.status is not None and 200 <= ex.status < 300 and (isinstance(ex.parsed, dict) or bool(ex.events))
+        if not answered or result.verdict is Verdict.BROKEN:
+            return None
+        return assembled(ex) if ex.events else ex.parsed
 
     def refused(self, label: str, operation: dict, path_args: dict | None = None, *, body: Any = None, rule: Finding = GONE_RULE, needs: Any = True) -> None:
         """A step the server must refuse (a deleted resource, an unknown input): judged as a rejection."""
@@ -229,7 +232,8 @@ class Lifecycle:
 
     def _send(self, method: str, url: str, body: Any, files: dict | None):
         judging = self.settings.judging
-        return send(self.client, method, url, body, files=files, timeout=judging.timeout)
+        streamed = isinstance(body, dict) and body.get("stream") is True  # read as server-sent events, as every streamed answer is
+        return send(self.client, method, url, body, files=files, timeout=judging.timeout, stream=streamed)
 
     def _cell(self, route: str, label: str, verdict: Verdict, reason: str, ex, result) -> None:
         parameter = f"{self.prefix}{label}"
@@ -247,6 +251,14 @@ def _failed(result, reason: str, rule: str):
 
 def poll_attempts(poll_timeout: float, poll_interval: float) -> int:
     return max(1, int(poll_timeout / poll_interval) + 1)
+
+
+def assembled(ex) -> dict:
+    """A streamed chat answer as one completion, the way the SDK's stream state assembles it (content
+    concatenated, tool calls by index): what a client sends back in the next turn."""
+    calls = [{"id": c["id"], "type": "function", "function": {"name": c["name"], "arguments": c["arguments"]}} for c in tool_calls_of(ex)]
+    message = {"role": "assistant", "content": chat_text(ex) or None, **({"tool_calls": calls} if calls else {})}
+    return {"object": "chat.completion", "choices": [{"index": 0, "message": message}]}
 
 
 # -- what a batch promises (its suite passes these as `check` and `completed`) ----------------------------

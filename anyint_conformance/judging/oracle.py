@@ -273,7 +273,12 @@ def _chat(body: dict, ex: Exchange) -> list[Finding]:
             if state is not None:
                 state.handle_chunk(chunk)
         if state is not None:
-            final = state.get_final_completion()
+            try:
+                final = state.get_final_completion()
+            except openai.LengthFinishReasonError:
+                # finish_reason "length" is a valid answer (here the request's own max_tokens cut it): the helper
+                # refuses to parse a cut answer by design; what client code reads is the assembly so far
+                final = state.current_completion_snapshot
             out = _read_all(final, ASSEMBLED_READS, "ChatCompletionStreamState (the SDK's assembly of the streamed tool calls)", "$assembled")
     except Exception as exc:  # noqa: BLE001
         return [_raised("chat.completions.create(stream=True)" + (" with ChatCompletionStreamState" if state is not None else ""), exc)]

@@ -7,6 +7,8 @@ import tempfile
 from functools import lru_cache
 from pathlib import Path
 
+import yaml
+
 ROOT = Path(__file__).resolve().parents[2]
 SCHEMAS_DIR = ROOT / "schemas"
 TABLES_DIR = SCHEMAS_DIR / "tables"
@@ -16,6 +18,15 @@ EXPECTATIONS_DIR = SUITES_DIR / "expectations"
 CASSETTES_DIR = ROOT / "cassettes"
 REPORTS_DIR = ROOT / "reports"
 TARGETS_FILE = ROOT / "targets.yaml"
+CLIENTS_JS = ROOT / "clients" / "js"  # the Node client runner and its pinned packages
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml's C loader when present
+
+
+def load_yaml(text: str):
+    """YAML as yaml.safe_load reads it, with libyaml's C loader when present (~10x faster on a manifest)."""
+    return yaml.load(text, Loader=_YAML_LOADER)
 
 
 @lru_cache(maxsize=4096)
@@ -32,6 +43,7 @@ def write_atomic(path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
+        os.chmod(temporary, _mode(path))  # mkstemp makes 0600: keep the mode a plain write would give
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             out.write(text)
             out.flush()
@@ -41,3 +53,13 @@ def write_atomic(path, text: str) -> Path:
         Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _mode(path: Path) -> int:
+    """The file's own mode when it exists, else what open() would create under the umask."""
+    try:
+        return path.stat().st_mode & 0o777
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask

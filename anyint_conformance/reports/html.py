@@ -18,6 +18,7 @@ from anyint_conformance.reports.report import (
     KINDS,
     MEANINGS,
     TEXT_SYMBOLS,
+    grids,
     TARGET_WIDE_ROW,
     anchors,
     cell_key,
@@ -146,7 +147,29 @@ def _answer(matrix: dict, name: str, info: dict, cells: list[dict], ids: dict) -
     out.append("</tbody></table></div>")
     out.append('<p class="counts">Each cell: the worst verdict among the family\'s route and lifecycle cells. Cells: '
                + ", ".join(f'{n} <span class="chip v-{slug(v)}">{e(mark(v, text=True))}</span>' for v, n in counts(cells)) + "</p>")
+    for title, note, columns, rows in grids(matrix, name):
+        out += _grid(name, title, note, columns, rows, ids)
     return out + ["</section>"]
+
+
+def _grid(name: str, title: str, note: str, columns: list[str], rows: list, ids: dict) -> list[str]:
+    """Client readiness / beyond the page: a row per model, a column per client x flow or field; every cell
+    its symbol and word, linked to its evidence."""
+    out = [f'<h3 id="{slug(name)}-{slug(title)}">{e(name)}: {e(title)}</h3><p class="muted">{e(note)}.</p>',
+           f'<div class="scroll"><table class="grid" data-target="{e(name)}" data-grid="{slug(title)}"><thead><tr><th>model</th>',
+           *(f"<th>{e(c)}</th>" for c in columns), "</tr></thead><tbody>"]
+    for model, row in rows:
+        out.append(f'<tr data-row="{e(model)}"><th><code>{e(model)}</code></th>')
+        for col in columns:
+            cell = row.get(col)
+            if cell is None:
+                out.append('<td class="none">—</td>')
+                continue
+            v = cell["verdict"]
+            out.append(f'<td class="fam v-{slug(v)}"><a href="#{ids[cell_key(cell)]}" title="{e(str(cell.get("reason", "")))}">'
+                       f'{e(TEXT_SYMBOLS.get(v, ""))} <span class="w">{e(v)}</span></a></td>')
+        out.append("</tr>")
+    return out + ["</tbody></table></div>"]
 
 
 def _drift(drift: list[dict], ids: dict) -> list[str]:

@@ -30,7 +30,10 @@ KINDS = [
     ("negative", "Invalid requests (must be refused: 4xx + error envelope)"),
     ("auth", "Credentials (must be refused: 401 + error envelope)"),
     ("lifecycle", "Lifecycles (each step its own cell)"),
+    ("beyond", "Beyond the page: OpenAI-compatible fields the page does not document (validated per model)"),
+    ("client", "Client libraries: real client code, per model"),
 ]
+SDK_EXAMPLE = "openai-python example"  # the page's Python example: the first column of the client readiness table
 
 # GitHub refuses comments over 65,536 characters; the Markdown keeps under it with room to spare.
 MD_LIMIT = 65_536
@@ -141,6 +144,29 @@ def summary_rows(matrix: dict, target: str) -> list[tuple[str, dict[str, dict]]]
     return rows
 
 
+def grids(matrix: dict, target: str) -> list[tuple[str, str, list[str], list[tuple[str, dict]]]]:
+    """The per-target tables beside the summary: (title, what it says, columns, rows of {column: cell}), a row
+    per model. "client readiness": each client library x flow, the page's Python example first; "beyond the
+    page": each OpenAI-compatible field (or message form) the page does not document."""
+    cells = [c for c in matrix["cells"] if c["target"] == target]
+    out = []
+    for title, note, pick, label in (
+        ("client readiness", "does each client library work, flow by flow: the client's own error where it broke",
+         lambda c: c.get("kind") == "client" or c["parameter"] == SDK_EXAMPLE, lambda c: c["parameter"].removeprefix("client: ")),
+        ("beyond the page", "the OpenAI-compatible fields the page asks users to validate per model, each observed against a control",
+         lambda c: c.get("kind") == "beyond", lambda c: c["parameter"]),
+    ):
+        chosen = [c for c in cells if pick(c)]
+        if not chosen:
+            continue
+        columns = sorted({label(c) for c in chosen}, key=lambda name: (name != SDK_EXAMPLE, name))
+        rows = {}
+        for c in chosen:
+            rows.setdefault(c["model"] or TARGET_WIDE_ROW, {})[label(c)] = c
+        out.append((title, note, columns, sorted(rows.items())))
+    return out
+
+
 def counts(cells: list[dict]) -> list[tuple[str, int]]:
     """(verdict, number of cells) for the verdicts that occur, in legend order."""
     n = Counter(c["verdict"] for c in cells)
@@ -237,6 +263,9 @@ def render_markdown(matrix: dict, limit: int = MD_BUDGET) -> str:
         budget.section("security findings", [(["## ⚠️ Security findings", ""], items, "security findings")])
     for name, info in targets.items():
         budget.section(f"summary of {name}", _summary_md(matrix, name, info, ids))
+    for name in targets:
+        for title, note, columns, rows in grids(matrix, name):
+            budget.section(f"{title} of {name}", _grid_md(name, title, note, columns, rows, ids))
     if matrix.get("drift"):
         budget.section("changes against the baseline", [(
             ["## Changes against the baseline", "", "Cells whose verdict differs from the expectations (`suites/expectations/`): expected → observed.", ""],
@@ -375,6 +404,28 @@ def _parameters_md(name: str, cells: list[dict]) -> list:
         row = {(c["route"], c["parameter"]): c for c in cells if (c["model"] or "(any)") == model}
         rows.append([f"| `{model}` | " + " | ".join(_cell_text(row.get(p)) for p in pairs) + " |"])
     return [(head, rows, "models")]
+
+
+def _grid_md(name: str, title: str, note: str, columns: list[str], rows: list, ids: dict) -> list:
+    """A per-target table: rows models, columns clients x flows or fields, symbol and word in every cell
+    (linked to the evidence while the length allows)."""
+    head = [f"## {name}: {title}", "", f"{note[0].upper()}{note[1:]}.", "", "| model | " + " | ".join(_one_line(t) for t in columns) + " |",
+            "|---|" + "---|" * len(columns)]
+
+    def lines(links: bool) -> list[list[str]]:
+        out = []
+        for model, row in rows:
+            texts = []
+            for col in columns:
+                cell = row.get(col)
+                text = _cell_text(cell)
+                if links and cell is not None and cell["verdict"] != "supported":
+                    text = f"[{text}](support-matrix.html#{ids[cell_key(cell)]})"
+                texts.append(text)
+            out.append([f"| `{model}` | " + " | ".join(texts) + " |"])
+        return out
+
+    return [(head, lines(True), "models"), (head, lines(False), "models")]
 
 
 def _plural(n: int, word: str) -> str:

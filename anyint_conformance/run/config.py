@@ -78,7 +78,7 @@ OPTIONS: tuple[Option, ...] = (
     Option("--strict-upstream", False, "upstream OpenAI rules decide verdicts too (pytest owns --strict)", bool, cli="--strict", field="strict",
            shown="off: only the pages, the official SDK, integrity and HTTP decide"),
     Option("--token-cap", 16, "upper bound of max_tokens in every body sent (probes, examples, negative, auth, lifecycle, batch files, SDK calls)", int, "N"),
-    Option("--tool-token-cap", 48, "upper bound of max_tokens in bodies that offer tools: room for a whole call's JSON arguments", int, "N"),
+    Option("--tool-token-cap", 48, "upper bound of max_tokens in bodies that offer tools or ask for JSON: room for a whole call's arguments or object", int, "N"),
     Option("--max-requests", 0, "request budget: after N requests the rest of the run is untested", int, "N", shown="no limit"),
     Option("--prices", None, "price table (YAML: per route class and model pattern) for the plan's spend and --budget", metavar="FILE", shown="none"),
     Option("--budget", 0.0, "spend budget in the price table's currency: a cell that could pass it is not sent (untested); needs --prices",

@@ -2,6 +2,8 @@
 answers (a cassette, a live connection, or the plan's imaginary target).
 
     policies (cap ▸ retry ▸ meter ▸ pace) ▸ CassetteTransport (replay / record) ▸ Shared pool (live)
+
+Client libraries reach the same stack through the run's one loopback server (replay/server.py).
 """
 
 from __future__ import annotations
@@ -9,12 +11,13 @@ from __future__ import annotations
 import os
 import threading
 import time
-from typing import Callable
+from typing import Callable, ContextManager
 
 import httpx
 
 from anyint_conformance import __version__
 from anyint_conformance.run.context import RunContext
+from anyint_conformance.replay.server import ReplayServer, Session
 from anyint_conformance.run.targets import Target
 from anyint_conformance.wire.recording import Cassette, CassetteTransport
 from anyint_conformance.wire.transport import Meter, policies, rate_limiter, ssl_context
@@ -27,6 +30,7 @@ class Connections:
         self._pools: dict[str, httpx.BaseTransport] = {}
         self._limiters: dict[str, object] = {}
         self._lock = threading.Lock()
+        self._loopback = ReplayServer()  # started by the first client library that needs it
 
     @property
     def reach_network(self) -> bool:
@@ -45,6 +49,11 @@ class Connections:
         answering = CassetteTransport(cassette, connection) if cassette is not None else connection
         return policies(answering, retries=cfg.retries, sleep=self.sleep, meter=self.meter, token_cap=cfg.token_cap,
                         tool_token_cap=cfg.tool_token_cap, limiter=self._limiter(target), name=target.name)
+
+    def loopback(self, target: Target, cassette: Cassette | None) -> ContextManager[Session]:
+        """An address on the run's loopback server for one test's client library, answered by this test's
+        transport (its cassette, or the target) with the target's credentials added on the way out."""
+        return self._loopback.session(self.transport(target, cassette), target.base_url, target.auth_headers(), self.ctx.cfg.request_timeout)
 
     def sleep(self, seconds: float) -> None:
         """Waits between retries and polls; replay answers from recordings, so it never waits."""
@@ -72,6 +81,7 @@ class Connections:
             return self._limiters[target.name]
 
     def close(self) -> None:
+        self._loopback.close()
         for pool in self._pools.values():
             pool.close()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from anyint_conformance.model.paths import EXPECTATIONS_DIR, ROOT, write_atomic
+from anyint_conformance.model.paths import EXPECTATIONS_DIR, ROOT, load_yaml, write_atomic
 
 
 def drifted(expected: str | None, observed: str) -> bool:
@@ -37,7 +37,7 @@ class Expectations:
         by_target = {}
         for path in sorted(directory.glob("*.yaml")):
             try:
-                data = yaml.safe_load(path.read_text()) or {}
+                data = load_yaml(path.read_text()) or {}
             except yaml.YAMLError as exc:
                 raise ValueError(f"{path}: not valid YAML: {exc}") from None
             cells = data.get("cells", {})

@@ -20,6 +20,7 @@ import httpx
 from anyint_conformance.wire.cost import EXPENSIVE, paid, route_class
 from anyint_conformance.run.discovery import EACH_MODEL
 from anyint_conformance.run.engine import Engine
+from anyint_conformance.wire.transport import structured
 from anyint_conformance.judging.lifecycle import poll_attempts
 
 
@@ -65,7 +66,7 @@ def max_tokens_sent(sent: list[tuple[str, str, bytes, str]]) -> tuple[int | None
                 continue
             for body in (value, value.get("body") if isinstance(value, dict) else None):  # a batch line carries its request under "body"
                 if isinstance(body, dict) and isinstance(body.get("max_tokens"), int):
-                    (tools if body.get("tools") else plain).append(body["max_tokens"])
+                    (tools if structured(body) else plain).append(body["max_tokens"])
     return (max(plain) if plain else None), len(plain), (max(tools) if tools else None), len(tools)
 
 
@@ -154,8 +155,8 @@ def plan_lines(engine: Engine, items: list) -> list[str]:
         lines.append("no price table: pass --prices FILE (see README, Cost) for an estimated spend")
     largest, bodies, tool_largest, tool_bodies = max_tokens_sent(server.sent)
     lines.append(f"max_tokens <= {cfg.token_cap} in every body (measured on the dry run: largest {largest} in {bodies} bodies that carry it, "
-                 f"batch files and the SDK example included), <= {cfg.tool_token_cap} in bodies that offer tools (largest {tool_largest} in {tool_bodies}: "
-                 f"room for a call's arguments); min = every probe refused, max = every probe supported, every example, "
+                 f"batch files and the SDK example included), <= {cfg.tool_token_cap} in bodies that offer tools or ask for JSON (largest {tool_largest} in {tool_bodies}: "
+                 f"room for a whole structure); min = every probe refused, max = every probe supported, every example, "
                  f"every lifecycle step, polls up to --poll-timeout")
     if cfg.latency:
         lines.append(wall_time(items, least, most, weight, cfg.latency, cfg.concurrency))

@@ -12,6 +12,8 @@ from dataclasses import replace
 
 import httpx
 
+from anyint_conformance.clients.flows import FLOWS, Request, available
+from anyint_conformance.clients.judge import client_cell
 from anyint_conformance.contract.schemas import operation as documented_operation
 from anyint_conformance.judging import sdk
 from anyint_conformance.judging.cells import CellSpec, Judging, Rejection, run_cell, run_rejection_cell
@@ -24,6 +26,7 @@ from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severit
 from anyint_conformance.run.cassettes import Cassettes
 from anyint_conformance.run.connections import Connections
 from anyint_conformance.run.context import RunContext
+from anyint_conformance.replay.server import PLACEHOLDER_KEY
 from anyint_conformance.run.discovery import Discovery, Subject
 from anyint_conformance.wire.cost import EXPENSIVE, route_class
 from anyint_conformance.wire.recording import Cassette
@@ -150,6 +153,22 @@ class Runner:
         result, ex = sdk.run_documented_example(self.target.base_url, self.target.key, self.model, cfg.request_timeout, cfg.token_cap, transport,
                                                 self.ctx.rules, documented_operation("/chat/completions"))
         return self._keep(Cell.judged(self.target.name, self.model, CHAT_ROUTE, sdk.PARAMETER, result, ex, exchanges=1))
+
+    def check_client(self, client: str, flow: str) -> Cell:
+        """A real client library's flow (clients/flows.py), run against the replay server in front of this
+        test's transport: its cassette on replay, the target live. The client never sees the key."""
+        spec, cfg = FLOWS[(client, flow)], self.ctx.cfg
+        unavailable = available(client)
+        if unavailable:
+            return self._keep(Cell.untested(self.target.name, self.model, CHAT_ROUTE, spec.parameter, unavailable, kind="client"))
+        spent = self.judging.refusal(CHAT_ROUTE, self.model, 1)
+        if spent:
+            return self._keep(Cell.untested(self.target.name, self.model, CHAT_ROUTE, spec.parameter, spent, kind="client"))
+        with self.connections.loopback(self.target, self.cassette) as server:
+            result = spec.run(Request(server.base_url, PLACEHOLDER_KEY, self.model, cfg.token_cap, cfg.tool_token_cap, cfg.request_timeout))
+        if server.problem is not None:
+            raise server.problem  # a cassette miss: the test's own failure, reported as every miss is
+        return self._keep(client_cell(self.target.name, self.model, spec, result, server.served, self.ctx.rules))
 
     # -- bookkeeping ------------------------------------------------------------------------------------
 

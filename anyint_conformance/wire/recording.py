@@ -29,8 +29,10 @@ from urllib.parse import parse_qsl, urlsplit
 import httpx
 import yaml
 
-from anyint_conformance.model.paths import CASSETTES_DIR, write_atomic
-from anyint_conformance.wire.transport import INTERACTION, TRANSPORT_ERROR, describe_failure
+from anyint_conformance.model.paths import CASSETTES_DIR, load_yaml, write_atomic
+import time
+
+from anyint_conformance.wire.transport import ARRIVALS, INTERACTION, TRANSPORT_ERROR, describe_failure
 from anyint_conformance.model.verdicts import REDACTED, scrub
 
 MANIFEST = "target.yaml"
@@ -227,7 +229,7 @@ class Cassette:
         content = body.encode() if isinstance(body, str) else (body or b"")
         headers = [(name, value) for name, values in recorded["headers"].items() for value in values]
         request.extensions[INTERACTION] = index
-        return httpx.Response(recorded["status"]["code"], headers=headers, content=content, request=request)
+        return httpx.Response(recorded["status"]["code"], headers=headers, content=content, request=request, extensions={"anyint.whole": True})
 
     def miss(self, method: str, uri: str, body: bytes | None, content_type: str) -> CassetteMiss:
         """Where a request with no recording differs from the closest recorded one (same method and path)."""
@@ -363,9 +365,15 @@ class CassetteTransport(httpx.BaseTransport):
         return self._record(request, content)
 
     def _record(self, request: httpx.Request, content: bytes) -> httpx.Response:
+        started = time.monotonic()
+        arrivals = []
         try:
             response = self.inner.handle_request(request)
-            body = response.read()  # recorded whole, as VCR.py does: a stream is replayed from its bytes
+            parts = []
+            for part in response.iter_bytes():  # recorded whole, as VCR.py does: a stream is replayed from its bytes
+                arrivals.append(round(time.monotonic() - started, 3))
+                parts.append(part)
+            body = b"".join(parts)
         except httpx.TransportError as exc:
             kind, text = describe_failure(exc, (request.extensions.get("timeout") or {}).get("read"))
             request.extensions[INTERACTION] = self.cassette.record(request, content, {
@@ -378,11 +386,13 @@ class CassetteTransport(httpx.BaseTransport):
         for name, value in response.headers.multi_items():
             if name.lower() not in HOP_HEADERS:
                 headers.setdefault(name.lower(), []).append(value)
+        if response.headers.get("content-type", "").startswith("text/event-stream"):
+            headers[ARRIVALS] = [",".join(map(str, arrivals))]  # when each chunk came, for replay to judge the pacing as live did
         index = self.cassette.record(request, content, {"status": {"code": response.status_code, "message": response.reason_phrase},
                                                          "headers": headers, "body": {"string": body}})
         request.extensions[INTERACTION] = index
         return httpx.Response(response.status_code, headers=[(k, v) for k, vs in headers.items() for v in vs], content=body, request=request,
-                              extensions={k: v for k, v in response.extensions.items() if k != "network_stream"})
+                              extensions={**{k: v for k, v in response.extensions.items() if k != "network_stream"}, "anyint.whole": True})
 
     def close(self) -> None:
         pass  # the real connection is shared by every cassette of a target; the engine closes it
@@ -399,7 +409,7 @@ def recorded_targets(base: Path = CASSETTES_DIR) -> list[str]:
 def read_manifest(target_dir: Path) -> dict:
     path = target_dir / MANIFEST
     try:
-        data = yaml.safe_load(path.read_text())
+        data = load_yaml(path.read_text())
     except (OSError, yaml.YAMLError) as exc:
         raise ValueError(f"{path}: unreadable target manifest ({exc})") from None
     if not isinstance(data, dict) or "base_url" not in data:

@@ -41,6 +41,9 @@ TRANSPORT_ERROR = "x-anyint-conformance-transport-error"
 ATTEMPTS = "anyint.attempts"  # response extension: how many requests a retried answer took
 INTERACTION = "anyint.interaction"  # request extension: the cassette interaction that answered it
 SENT_BODY = "anyint.sent_body"  # request extension: the JSON body as it went to the wire, when a policy changed it
+# A recorded stream keeps when its chunks arrived (seconds after the request, comma-separated): replay then
+# judges its pacing as the live run did.
+ARRIVALS = "x-anyint-conformance-arrivals"
 _NOT_JSON = object()
 
 
@@ -67,6 +70,7 @@ class Exchange:
     elapsed: float = 0.0
     attempts: int = 1  # > 1 when a 429 was retried
     interaction: int | None = None  # the cassette interaction that answered (set by a tracking response hook)
+    arrivals: list[float] | None = None  # a stream: when each chunk of bytes arrived (s after sending); None: unknown
 
     @property
     def content_type(self) -> str:
@@ -112,19 +116,31 @@ def is_json_value(value: Any) -> bool:
     return value is not _NOT_JSON
 
 
+TOKEN_FIELDS = ("max_tokens", "max_completion_tokens")
+
+
 def cap_tokens(body: Any, cap: int) -> Any:
-    """The cost narrowing: an integer `max_tokens` above the cap is lowered to it (anything else, e.g. a
-    deliberately wrong type in a negative case, is left as it is). Applied by CapTransport; a body the
-    transport cannot see (a batch file's lines inside an upload) is narrowed with it by the suite's runner."""
-    if isinstance(body, dict) and isinstance(body.get("max_tokens"), int) and not isinstance(body["max_tokens"], bool) and body["max_tokens"] > cap:
-        return {**body, "max_tokens": cap}
-    return body
+    """The cost narrowing: an integer `max_tokens` (or `max_completion_tokens`) above the cap is lowered to
+    it (anything else, e.g. a deliberately wrong type in a negative case, is left as it is). Applied by
+    CapTransport; a body the transport cannot see (a batch file's lines inside an upload) is narrowed with
+    it by the suite's runner."""
+    if not isinstance(body, dict):
+        return body
+    over = {k: cap for k in TOKEN_FIELDS if isinstance(body.get(k), int) and not isinstance(body[k], bool) and body[k] > cap}
+    return {**body, **over} if over else body
+
+
+def structured(body: Any) -> bool:
+    """A body whose answer must hold a whole structure (a tool call's arguments, a JSON object): it gets the
+    larger cap, so that our own cap never cuts what the cell judges."""
+    response_format = body.get("response_format") if isinstance(body, dict) else None
+    return isinstance(body, dict) and (bool(body.get("tools")) or (isinstance(response_format, dict) and response_format.get("type") in ("json_object", "json_schema")))
 
 
 class CapTransport(httpx.BaseTransport):
     """The token cap on the way to the wire: a JSON body whose max_tokens passes the cap goes out capped
     (re-encoded as httpx encodes JSON); what was sent is left on the request for the evidence. A body
-    that offers tools gets `tool_cap`: a call's JSON arguments cut by our own cap would decide nothing."""
+    that offers tools or asks for JSON gets `tool_cap`: a structure cut by our own cap would decide nothing."""
 
     def __init__(self, inner: httpx.BaseTransport, cap: int, tool_cap: int | None = None):
         self.inner, self.cap, self.tool_cap = inner, cap, tool_cap if tool_cap is not None else cap
@@ -135,7 +151,7 @@ class CapTransport(httpx.BaseTransport):
                 body = json.loads(request.read())
             except ValueError:
                 body = None  # a malformed body (a negative case) goes as it is
-            capped = cap_tokens(body, self.tool_cap if isinstance(body, dict) and body.get("tools") else self.cap)
+            capped = cap_tokens(body, self.tool_cap if structured(body) else self.cap)
             if capped is not body:
                 headers = [(k, v) for k, v in request.headers.multi_items() if k.lower() != "content-length"]
                 sent = httpx.Request(request.method, request.url, headers=headers, json=capped)
@@ -284,7 +300,7 @@ def _send_once(client, method, url, body, stream, timeout, headers, content, fil
             exchange.status = response.status_code
             exchange.headers = {k.lower(): v for k, v in response.headers.items()}
             if stream and exchange.content_type == "text/event-stream":
-                _read_events(response, exchange)
+                _read_events(response, exchange, started)
             else:
                 _read_body(response, exchange)
         finally:
@@ -319,17 +335,31 @@ def _read_body(response: httpx.Response, exchange: Exchange) -> None:
     exchange.content = b"".join(chunks)
 
 
-def _read_events(response: httpx.Response, exchange: Exchange) -> None:
+def arrival_times(response: httpx.Response) -> list[float] | None:
+    """The recorded arrival times of a stream's chunks, if its recording kept them."""
+    raw = response.headers.get(ARRIVALS)
+    try:
+        return [float(x) for x in raw.split(",")] if raw else None
+    except ValueError:
+        return None
+
+
+def _read_events(response: httpx.Response, exchange: Exchange, started: float) -> None:
     """The stream's bytes as they came (bounded), then its events: the bytes are what an SDK would read."""
     chunks, size = [], 0
+    recorded = arrival_times(response)
+    timed: list[float] = []
     try:
         for chunk in response.iter_bytes():
+            timed.append(round(time.monotonic() - started, 3))
             size += len(chunk)
             if size > MAX_BODY_BYTES:
                 exchange.error, exchange.error_kind = f"stream larger than {MAX_BODY_BYTES} bytes; stopped reading", "too-large"
                 break
             chunks.append(chunk)
     finally:  # a cut stream still shows the events that came before the cut
+        # a recording's own times; else this read's, unless the answer came whole from a cassette
+        exchange.arrivals = recorded if recorded is not None else (None if response.extensions.get("anyint.whole") else timed)
         exchange.content = b"".join(chunks)
         exchange.events = parse_sse(exchange.content)
         if len(exchange.events) > MAX_EVENTS:
