@@ -25,7 +25,7 @@ matrix: $(VENV)/.installed clients
 # The run replays the suites too: the matrix it writes must be the one that was there, byte for byte.
 test: $(VENV)/.installed browser clients lint
 	@mkdir -p reports/.scratch && cp reports/support-matrix.json reports/.scratch/before.json && cp reports/support-matrix.md reports/.scratch/before.md
-	$(PY) -m pytest -q -n 2 --junitxml=reports/.scratch/junit.xml
+	$(PY) -m pytest -q -n 2 --dist worksteal --junitxml=reports/.scratch/junit.xml  # worksteal: an idle worker takes queued tests from the busy one
 	@cmp -s reports/.scratch/before.json reports/support-matrix.json && cmp -s reports/.scratch/before.md reports/support-matrix.md \
 	  || { echo "make: the replay did not reproduce reports/support-matrix.json/.md; see: .venv/bin/anyint-conformance diff reports/.scratch/before.json reports/support-matrix.json" >&2; exit 1; }
 
@@ -77,7 +77,8 @@ targets-stop:
 # Re-record the local targets (they must be running: make targets-start).
 RECORDED := llamacpp litellm stateful
 record: $(VENV)/.installed
-	rm -rf $(addprefix cassettes/,$(RECORDED))  # a complete re-recording: no cassette of an older suite survives (git restores them)
+	@# a complete re-recording: no cassette of an older suite survives (git restores them); an interrupted one is resumed instead
+	for t in $(RECORDED); do [ -f cassettes/$$t/.rewrite-session.json ] && echo "resuming the interrupted re-recording of $$t" || rm -rf cassettes/$$t; done
 	eval "$$(targets/local.sh env)" && $(PY) -m pytest suites -q $(addprefix --target ,$(RECORDED)) --record-mode=rewrite --no-expectations; \
 	$(PY) -m pytest suites -q --no-expectations
 

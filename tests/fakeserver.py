@@ -7,6 +7,7 @@ that guards against it. Real sockets, real HTTP, so the transport's bounds are e
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import re
 import struct
@@ -508,6 +509,8 @@ class _Handler(BaseHTTPRequestHandler):
         pass
 
     def do_POST(self):
+        with self.server.counting:
+            self.server.requests += 1  # every request the fake was sent (a resumed recording must not send one twice)
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length)
         if self.path.split("?")[0].endswith("/echo-auth"):
@@ -539,7 +542,7 @@ class _Handler(BaseHTTPRequestHandler):
                 return
         if path == "/models":
             # every scenario the model name can pick (a stream scenario /stream-x is the model x)
-            names = sorted({name.strip("/").removeprefix("stream-") for name in ROUTES} | {"429-then-ok", "echo-auth", "echo-auth-stream", "fx-flaky", "fx-honours", "fx-random", *DECLARING,
+            names = sorted({name.strip("/").removeprefix("stream-") for name in ROUTES} | {"429-then-ok", "echo-auth", "echo-auth-stream", "fx-flaky", "ok-jitter", "fx-honours", "fx-random", *DECLARING,
                             *CHAT_BEHAVIOURS, *STREAM_BEHAVIOURS, *BY_MODEL})
             models = [{"id": name, "object": "model", "created": 1, "owned_by": "fake", **DECLARING.get(name, {})} for name in names]
             self._send(200, "application/json", json.dumps({"object": "list", "data": models}).encode())
@@ -641,6 +644,9 @@ class _Handler(BaseHTTPRequestHandler):
             return "/handled"
         if model in DECLARING:
             model = "ok"  # answers as a plain chat model, whatever it declares
+        if model == "ok-jitter":  # as ok, after 0-40 ms that depend on the body: requests sent at once answer out of order
+            time.sleep(int(hashlib.sha256(raw).hexdigest(), 16) % 40 / 1000)
+            model = "ok"
         if model == "429-then-ok":
             # the first request of each distinct body is rate-limited, its retry succeeds
             count = self.server.seen.get(raw, 0)
@@ -694,12 +700,17 @@ class FakeServer:
     def __enter__(self) -> "FakeServer":
         self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
         self.httpd.seen = {}
+        self.httpd.requests, self.httpd.counting = 0, threading.Lock()
         self.httpd.state = State(self.faults)
         self.httpd.models_body = self.models_body
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
         self.thread.start()
         return self
+
+    @property
+    def requests(self) -> int:
+        return self.httpd.requests
 
     @property
     def deleted(self) -> list[str]:

@@ -2,13 +2,32 @@
 
 ANYINT_TEST_STOP picks the way, ANYINT_TEST_STOP_AFTER after how many suite tests:
   interrupt  Ctrl-C inside a test (KeyboardInterrupt, as pytest sees a SIGINT)
+  request    Ctrl-C in the middle of a test: at its N-th request sent (ANYINT_TEST_STOP_AFTER counts requests)
   crash      pytest's own machinery fails (an internal error)
   worker     an xdist worker process dies (os._exit)
 """
 
 import os
 
+import httpx
+
 _done = 0
+_send = httpx.Client.send
+
+
+def pytest_configure(config):
+    global _done
+    _done = 0  # a run in the same process as an earlier one counts afresh
+    if os.environ.get("ANYINT_TEST_STOP") == "request":
+        def send(self, request, **kwargs):
+            if _due():
+                raise KeyboardInterrupt
+            return _send(self, request, **kwargs)
+        httpx.Client.send = send
+
+
+def pytest_unconfigure(config):
+    httpx.Client.send = _send
 
 
 def _due() -> bool:

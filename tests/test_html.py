@@ -176,6 +176,12 @@ def _dom(tmp_path, path: Path, suffix: str = "") -> str:
     return _browse(tmp_path, path.as_uri() + suffix, "--dump-dom").stdout
 
 
+@pytest.fixture(scope="module")
+def plain_dom(page, tmp_path_factory) -> str:
+    """The page as the browser leaves it, opened without a hash or a query (one browser start for all)."""
+    return _dom(tmp_path_factory.mktemp("dom"), page[1])
+
+
 def test_the_table_renders_and_a_link_opens_the_evidence(tmp_path, page):
     m, path = page
     broken = next(c for c in m["cells"] if c["verdict"] == "broken")
@@ -203,9 +209,9 @@ def test_filters_from_the_query_string(tmp_path, page):
     assert rows and all(bool(hidden) == (model.lower() not in name.lower()) for name, hidden in rows)
 
 
-def test_the_summary_renders_first_in_the_browser(tmp_path, page):
-    m, path = page
-    dom = _dom(tmp_path, path)
+def test_the_summary_renders_first_in_the_browser(page, plain_dom):
+    m, _ = page
+    dom = plain_dom
     assert re.search(r'<html[^>]*class="js"', dom), "the page's script did not run"
     assert dom.index('<table class="summary"') < dom.index('<form class="filters"')
     for target, info in m["targets"].items():
@@ -220,10 +226,9 @@ def test_the_summary_renders_first_in_the_browser(tmp_path, page):
     assert cells and all(verdict in re.sub(r"<[^>]+>", " ", text) for verdict, text in cells)
 
 
-def test_a_summary_cell_opens_the_evidence_of_the_cell_that_decided_it(tmp_path, page):
-    m, path = page
-    dom = _dom(tmp_path, path)
-    anchor = re.search(r'<td class="fam v-broken"><a href="#([^"]*)"', dom).group(1)
+def test_a_summary_cell_opens_the_evidence_of_the_cell_that_decided_it(tmp_path, page, plain_dom):
+    _, path = page
+    anchor = re.search(r'<td class="fam v-broken"><a href="#([^"]*)"', plain_dom).group(1)
     dom = _dom(tmp_path, path, f"#{anchor}")
     assert f'<section class="evidence shown" id="{anchor}">' in dom
 

@@ -128,11 +128,49 @@ def test_the_summary_line_starts_a_line_of_its_own(tmp_path):
 
 
 def test_concurrent_replay_writes_the_same_matrix_as_a_sequential_one(tmp_path):
-    args = ("suites/test_chat_completions.py", "suites/test_files.py", "suites/test_negative.py", "--target", "litellm", "--no-expectations")
+    args = ("suites/test_chat_completions.py", "suites/test_files.py", "suites/test_tools.py", "--target", "litellm", "--no-expectations")
     one = run_pytest(*args, "--report-dir", str(tmp_path / "one"))
     many = run_pytest(*args, "--concurrency", "6", "--report-dir", str(tmp_path / "many"))
     assert "Traceback" not in one.stdout + many.stdout
     assert (tmp_path / "one" / "support-matrix.json").read_text() == (tmp_path / "many" / "support-matrix.json").read_text()
+
+
+def test_a_live_recording_at_concurrency_writes_the_cassettes_and_matrix_of_a_sequential_one(tmp_path):
+    """Live with --concurrency, tests run at once and a cell's examples are sent at once, answered out of
+    order (the fake waits 0-40 ms by body); every cassette and the matrix are those of one request at a time."""
+    import yaml
+
+    from tests.fakeserver import FakeServer
+
+    def record(folder, *more):
+        with FakeServer() as server:
+            args = ["suites/test_chat_completions.py", "suites/test_embeddings.py", "--base-url", server.base_url, "--target-name", "fake",
+                    "--model", "ok-jitter", "--model", "emb-ok", "--record-mode=rewrite", "--cassette-dir", str(folder / "c"),
+                    "--report-dir", str(folder / "r"), "--no-expectations", "--examples", "6", *more]
+            assert run_pytest(*args).returncode in (0, 1)
+            url = server.base_url
+        cassettes = {p.relative_to(folder / "c").as_posix(): [(i["request"]["body"], i["response"]["body"]["string"])
+                                                               for i in yaml.safe_load(p.read_text())["interactions"]]
+                     for p in (folder / "c").rglob("*.yaml") if p.name != "target.yaml"}
+        cells = [{k: v for k, v in c.items() if k not in ("observed_at",)} for c in json.loads((folder / "r" / "support-matrix.json").read_text())["cells"]]
+        return url, cassettes, cells
+
+    url, one, cells_one = record(tmp_path / "one")
+    url_many, many, cells_many = record(tmp_path / "many", "--concurrency", "8")
+    assert sum(len(v) for v in one.values()) > 20
+    assert json.loads(json.dumps(many).replace(url_many, url)) == json.loads(json.dumps(one))
+    assert json.loads(json.dumps(cells_many).replace(url_many, url).replace("/many/", "/one/")) == cells_one
+
+
+def test_collect_only_sends_nothing_even_with_concurrency(tmp_path):
+    from tests.fakeserver import FakeServer
+
+    with FakeServer() as server:
+        result = run_pytest("suites/test_chat_completions.py", "--base-url", server.base_url, "--target-name", "fake", "--model", "ok",
+                            "--concurrency", "4", "--collect-only", "--disable-recording", "--report-dir", str(tmp_path))
+        sent = server.requests
+    assert result.returncode == 0 and sent <= 1  # GET /models at most: the tests' own requests never go
+    assert not (tmp_path / "support-matrix.json").exists()
 
 
 def test_concurrency_and_xdist_do_not_mix(tmp_path):

@@ -154,14 +154,20 @@ def test_the_fast_validator_agrees_with_jsonschema_on_every_recorded_body():
     """jsonschema-rs gives the fast yes; it must never say yes where Python's jsonschema says no."""
     from anyint_conformance.contract.schemas import fast_validator, validator
 
-    compared, disagreements = 0, []
+    compared, disagreements, seen = 0, [], set()
     for cassette, op, ex in recorded_exchanges(MATRIX["cells"]):
         expect = Expect.for_request(op, ex.body)
         schema = expect.chunk_schema if expect.stream else expect.response_schema
         if not schema:
             continue
         bodies = [v for _, v in ex.event_values if v is not None] if expect.stream else ([ex.parsed] if isinstance(ex.parsed, (dict, list)) else [])
+        if len(bodies) > 4:  # a stream: its first chunks (role, first delta) and its last (finish, usage); the middle ones are alike
+            bodies = bodies[:2] + bodies[-2:]
         for body in bodies:
+            key = (schema, json.dumps(body, sort_keys=True))
+            if key in seen:
+                continue  # the same body against the same schema: the same answer twice
+            seen.add(key)
             for layer in ("documented", "upstream"):
                 compared += 1
                 if fast_validator(schema, layer).is_valid(body) != validator(schema, layer).is_valid(body):

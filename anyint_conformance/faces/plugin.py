@@ -17,6 +17,7 @@ import pytest
 from anyint_conformance.run import outcomes
 from anyint_conformance.run.config import OPTIONS, RunConfig
 from anyint_conformance.run.engine import Engine, Item, RunError
+from anyint_conformance.run.shards import select
 from anyint_conformance.model.paths import SUITES_DIR
 from anyint_conformance.run.targets import TargetError
 from anyint_conformance.model.verdicts import Cell
@@ -119,10 +120,19 @@ def item_of(node, engine: Engine) -> Item:
                 engine.ctx.target_dir(subject.target.name) / Path(node.fspath).stem / f"{name}.yaml", node.get_closest_marker("per_target") is not None)
 
 
+@pytest.hookimpl(trylast=True)  # after -k, -m and every other deselection: a shard splits what is selected
 def pytest_collection_modifyitems(config, items):
     engine = config.stash.get(ENGINE, None)
     if engine is None:
         return
+    if engine.ctx.shard is not None:
+        suite = [i for i in items if "conformance" in getattr(i, "fixturenames", ())]
+        kept, engine.shard_groups = select(engine, [item_of(i, engine) for i in suite], engine.ctx.shard)
+        ids = {k.nodeid for k in kept}
+        dropped = {i.nodeid for i in suite} - ids
+        if dropped:
+            config.hook.pytest_deselected(items=[i for i in items if i.nodeid in dropped])
+            items[:] = [i for i in items if i.nodeid not in dropped]
     for item in items:
         if "conformance" in getattr(item, "fixturenames", ()) and not engine.ctx.live:
             # replay never opens a socket, loopback included; a client cell talks to our replay server only
@@ -146,7 +156,7 @@ def pytest_collection_finish(session):
         for line in plan_lines(engine, [item_of(i, engine) for i in items]):
             (reporter.write_line if reporter else print)(line)  # without the terminal plugin (the plan command): plain lines
         session.items.clear()  # nothing is sent
-    elif engine.cfg.concurrency > 1 and items:
+    elif engine.cfg.concurrency > 1 and items and not session.config.option.collectonly:  # --collect-only runs nothing, threads included
         engine.prerun([item_of(i, engine) for i in items])
 
 
@@ -194,6 +204,7 @@ def pytest_testnodedown(node, error):
         for target, paths in output.get("anyint_recorded", {}).items():
             engine.cassettes.recorded.setdefault(target, set()).update(paths)
         engine.meter.requests += output.get("anyint_requests", 0)
+        engine.shard_groups = engine.shard_groups or [tuple(g) for g in output.get("anyint_shard_groups", [])]  # every worker dealt the same
 
 
 def pytest_sessionfinish(session, exitstatus):
@@ -209,16 +220,17 @@ def pytest_sessionfinish(session, exitstatus):
         config.workeroutput["anyint_selected"] = getattr(config, "anyint_selected", False)
         config.workeroutput["anyint_recorded"] = {t: sorted(p) for t, p in engine.cassettes.recorded.items()}
         config.workeroutput["anyint_requests"] = engine.meter.requests
+        config.workeroutput["anyint_shard_groups"] = engine.shard_groups
         config.workeroutput["anyint_incomplete"] = [*engine.incomplete, *_pytest_stops(session, exitstatus)]
         return
-    if engine is None or not engine.cells:
+    if engine is None or (not engine.cells and engine.ctx.shard is None):  # a shard writes its file even when empty: merge needs every one
         return
     from anyint_conformance.run.reporting import write_run
 
     for why in _pytest_stops(session, exitstatus):
         engine.stopped_by(why)
     lines = write_run(engine.ctx, engine.cassettes, engine.discovered, engine.cells, engine.meter.requests, engine.incomplete,
-                      selected=getattr(config, "anyint_selected", False))
+                      selected=getattr(config, "anyint_selected", False), groups=engine.shard_groups)
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         if reporter._tw.width_of_current_line:  # after pytest's progress characters: start a line of our own

@@ -8,6 +8,7 @@ the operation (`Expect.for_request`): the request picks it (stream, encoding_for
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
@@ -29,9 +30,17 @@ class Judging:
     timeout: float = 60.0
     budget: Budget | None = None  # asked before a cell sends anything: why it must not (a budget is spent)
     trials: int = 1  # --trials: how many times an effect cell is judged
+    fanout: Callable | None = None  # live with --concurrency: map(fn, items) on the run's pool; a cell's examples go at once
 
     def refusal(self, route: str, model: str | None, requests: int) -> str | None:
         return self.budget.refusal(route, model, requests) if self.budget is not None else None
+
+    def each(self, fn: Callable, items: list) -> list:
+        """fn over items, in their order: at once on the run's pool when there is one, else one by one."""
+        return list(self.fanout(fn, items)) if self.fanout is not None and len(items) > 1 else [fn(item) for item in items]
+
+
+_BATCHES = itertools.count()
 
 
 @dataclass(frozen=True)
@@ -86,7 +95,6 @@ def run_cell(
     examples: int,
     seed: int,
     judging: Judging = Judging(),
-    on_exchange: Callable[[Exchange], None] | None = None,
 ) -> Cell:
     probe_body, later = spec.bodies(model, examples, seed)
     controls = [spec.control] if isinstance(spec.control, dict) else list(spec.control or [])
@@ -97,10 +105,8 @@ def run_cell(
     if spent:
         return Cell.untested(target, model, spec.route, spec.parameter, spent, kind=spec.kind)
 
-    def exchange(body: dict) -> tuple[Exchange, Assessment]:
-        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=judging.timeout, files=spec.files)
-        if on_exchange:
-            on_exchange(ex)
+    def exchange(body: dict, order: tuple | None = None) -> tuple[Exchange, Assessment]:
+        ex = send(client, spec.operation["method"], url, body, stream=bool(body.get("stream")), timeout=judging.timeout, files=spec.files, order=order)
         return ex, judging.rules.judge(ex, Expect.for_request(spec.operation, body))
 
     results = [exchange(probe_body)]
@@ -110,8 +116,9 @@ def run_cell(
         results = _trials(spec, probe_body, control_bodies, results[0], trials, exchange)
     sent = 0
     if results[0][1].verdict is Verdict.SUPPORTED and spec.kind == "route":
-        for body in later:
-            results.append(_as_example(*exchange(body)))
+        batch = next(_BATCHES)  # sent at once on a live run with --concurrency: recorded in this order all the same
+        for ex, result in judging.each(lambda job: exchange(job[1], (batch, job[0]) if judging.fanout else None), list(enumerate(later))):
+            results.append(_as_example(ex, result))
             sent += 1
     decided_ex, decided = _deciding(results)
     return Cell.judged(

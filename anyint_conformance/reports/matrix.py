@@ -140,6 +140,7 @@ def merge(matrices: list[dict], names: list[str] | None = None) -> dict:
     if not matrices:
         raise MatrixError("nothing to merge")
     names = names or [f"input {i + 1}" for i in range(len(matrices))]
+    _whole_set_of_shards(matrices, names)
     first = matrices[0]
     for m, name in zip(matrices[1:], names[1:]):
         for key, absent in (("suite_version", None), ("mode", None), ("strict", False)):
@@ -166,6 +167,30 @@ def merge(matrices: list[dict], names: list[str] | None = None) -> dict:
             cells.setdefault(key, (cell, name))
     extra = {key: _union(m.get(key, []) for m in matrices) for key in ("drift", "declared")}
     return build_matrix([c for c, _ in cells.values()], targets, first["suite_version"], first["mode"], strict=first.get("strict", False), **extra)
+
+
+def _whole_set_of_shards(matrices: list[dict], names: list[str]) -> None:
+    """Shard files (--shard I/N) merge only as a whole set: the same N, every index once, each run to its end
+    (a missing or interrupted shard would make a matrix that looks complete and is not)."""
+    shards = [(m["shard"], name) for m, name in zip(matrices, names) if isinstance(m.get("shard"), dict)]
+    if not shards:
+        return
+    counts = {s["of"] for s, _ in shards}
+    if len(counts) > 1:
+        splits = ", ".join(f"{name}: {s['index']}/{s['of']}" for s, name in shards)
+        raise MatrixError(f"shards of different splits ({splits}): merge one --shard I/N set")
+    of = counts.pop()
+    seen: dict[int, str] = {}
+    for s, name in shards:
+        if s["index"] in seen:
+            raise MatrixError(f"shard {s['index']}/{of} given twice: {seen[s['index']]} and {name}")
+        seen[s["index"]] = name
+        if not s.get("complete"):
+            why = "; ".join(s.get("incomplete") or []) or "it did not run to its end"
+            raise MatrixError(f"{name}: shard {s['index']}/{of} did not run to its end ({why}): run it again (same options, --shard {s['index']}/{of})")
+    missing = [i for i in range(1, of + 1) if i not in seen]
+    if missing:
+        raise MatrixError(f"shard(s) {', '.join(f'{i}/{of}' for i in missing)} missing: a merge needs all {of} shard files (shard-I-of-{of}.json)")
 
 
 def _union(lists) -> list[dict]:

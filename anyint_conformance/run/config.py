@@ -99,6 +99,8 @@ OPTIONS: tuple[Option, ...] = (
            "the plan's totals count that many", int, "N", shown="one, said in the plan"),
     Option("--latency", 0.0, "plan: seconds one answer takes, for the plan's estimate of a live run's wall time at --concurrency", float, "S",
            shown="no estimate"),
+    Option("--shard", None, "I/N: run the I-th of N shards (by target and model, balanced by the plan's request counts) and write "
+           "shard-I-of-N.json for `anyint-conformance merge`", metavar="I/N", shown="none: the whole selection"),
     Option("--anyint-plan", False, "dry run: print models x tests x requests and the spend a live run could reach, send nothing", bool, cli=None),
     # pytest-recording's own options (its plugin declares them; the command forwards them)
     Option("--record-mode", None, "pytest-recording: once | new_episodes | all | rewrite (live, recorded) or none", metavar="MODE",

@@ -1,7 +1,7 @@
 """What a run knows before it sends anything, frozen: its options, targets, secrets, rules and tables.
 
 Made once per run (`RunContext.build`); every problem it finds (an unknown target, a broken price or
-declarations file, --budget without prices) is a TargetError the faces report in one line.
+declarations file, --budget without prices, a wrong --shard) is a TargetError the faces report in one line.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from anyint_conformance.model.verdicts import scrub
 from anyint_conformance.reports.declared import load_file as load_declarations
 from anyint_conformance.run.config import RunConfig
 from anyint_conformance.run.expectations import Expectations
+from anyint_conformance.run.shards import Shard
 from anyint_conformance.run.targets import DEFAULT_TARGET, Target, TargetError, adhoc_target, load_profiles, secrets_of
 from anyint_conformance.wire.cost import PriceError, Prices
 from anyint_conformance.wire.recording import recorded_targets
@@ -29,6 +30,7 @@ class RunContext:
     prices: Prices | None
     declarations: dict  # the --declarations file, read
     expectations: Expectations
+    shard: Shard | None = None  # --shard I/N, parsed
 
     @classmethod
     def build(cls, cfg: RunConfig) -> "RunContext":
@@ -43,7 +45,7 @@ class RunContext:
         except (PriceError, ValueError) as exc:
             raise TargetError(str(exc)) from None
         expectations = Expectations.load() if cfg.expectations else Expectations({})
-        return cls(cfg, tuple(targets), secrets, Rules(strict=cfg.strict, secrets=secrets), prices, declarations, expectations)
+        return cls(cfg, tuple(targets), secrets, Rules(strict=cfg.strict, secrets=secrets), prices, declarations, expectations, Shard.parse(cfg.shard))
 
     @property
     def live(self) -> bool:

@@ -26,7 +26,8 @@ import httpx
 from anyint_conformance.judging.cells import Judging
 from anyint_conformance.judging.negative import RouteGates
 from anyint_conformance.model.paths import shown
-from anyint_conformance.model.verdicts import Cell
+from anyint_conformance.judging import oracle
+from anyint_conformance.model.verdicts import Cell, Verdict
 from anyint_conformance.run.cassettes import Cassettes, rerecord_hint
 from anyint_conformance.run.config import RunConfig
 from anyint_conformance.run.connections import Connections
@@ -67,16 +68,23 @@ class Engine:
         self.ctx = ctx = RunContext.build(cfg)
         meter = Meter(request_pricer(ctx.prices, cfg.token_cap) if ctx.prices else None)
         self.budget = Budget(meter, ctx.prices, cfg.max_requests, cfg.budget, cfg.token_cap)
-        self.judging = Judging(rules=ctx.rules, timeout=cfg.request_timeout, budget=self.budget, trials=cfg.trials)
+        # live with --concurrency N: a cell's examples go at once too, N at a time (recorded in order all the same)
+        self._fanout = ThreadPoolExecutor(max_workers=cfg.concurrency, thread_name_prefix="anyint-cell") if cfg.live and cfg.concurrency > 1 and answering is None else None
+        self.judging = Judging(rules=ctx.rules, timeout=cfg.request_timeout, budget=self.budget, trials=cfg.trials,
+                               fanout=self._fanout.map if self._fanout is not None else None)
         self.connections = Connections(ctx, meter, answering)
         self.cassettes = Cassettes(ctx)
         self.gates = RouteGates()
         self.discovered: dict[str, Discovery] = {}
+        self.shard_groups: list[tuple[str, str]] = []  # --shard: the (target, model) groups this shard runs
         self.cells: list[Cell] = []
         self._incomplete: list[str] = []
         self._lock = threading.Lock()
         self._futures: dict[str, Future] = {}
         self._pool: ThreadPoolExecutor | None = None
+        self._cache = not cfg.live and answering is None  # replay: the SDK's findings on an unchanged recording are read, not recomputed
+        if self._cache:
+            oracle.CACHE.open(cfg.cassette_dir / ".cache" / "oracle.json")
 
     @property
     def cfg(self) -> RunConfig:
@@ -112,16 +120,21 @@ class Engine:
         failure that says what to do (never VCR.py's or httpx's own message)."""
         target = item.subject.target.name
         cassette = runner = None
+        unfinished = "the test was stopped"  # until it returns: a cassette saved on the way out says it is unfinished
         try:
             cassette = self.cassettes.open(item.cassette_path)
             runner = Runner(self.ctx, self.connections, self.cassettes, self.judging, self.gates, self.discovered.get(target),
                             item.subject, cassette, item.nodeid, item.marker)
             item.function(conformance=runner, **item.params)
+            unfinished = None
+            if self.budget.cut and any(c.verdict == Verdict.UNTESTED.value for c in runner.cells):
+                unfinished = "the budget ran out"  # its later requests were never sent: a resumed recording sends them
         except (CassetteMiss, CassetteUnreadable) as exc:
+            unfinished = None  # nothing was recorded past the problem: the cassette says what it holds
             return self._recording_problem(item, runner, exc)
         finally:
             if cassette is not None:
-                self.cassettes.close(cassette, target)
+                self.cassettes.close(cassette, target, unfinished)
             if runner is not None:
                 runner.close()
         return Outcome(runner.cells)
@@ -160,4 +173,10 @@ class Engine:
 
     def close(self) -> None:
         self.stop()
+        if self._fanout is not None:
+            self._fanout.shutdown(wait=True, cancel_futures=True)
         self.connections.close()
+        if self._cache:
+            oracle.CACHE.save()
+            oracle.CACHE.entries = None
+            self._cache = False

@@ -70,20 +70,35 @@ def max_tokens_sent(sent: list[tuple[str, str, bytes, str]]) -> tuple[int | None
     return (max(plain) if plain else None), len(plain), (max(tools) if tools else None), len(tools)
 
 
-def dry_run(engine: Engine, items: list, supports: bool) -> tuple[dict, ImaginaryTarget]:
-    """Run every item against an imaginary target: {nodeid: the requests it sent (method, path, model)}."""
+def shape(item) -> tuple:
+    """What a test's requests depend on: its function and parameters, never its target or model (every
+    model gets the same requests: tested in tests/test_generate.py), so one dry run per shape counts them all."""
+    return item.function.__module__, item.function.__qualname__, repr(sorted(item.params.items())), item.per_target
+
+
+def dry_run(engine: Engine, items: list, supports: bool) -> tuple[dict, list]:
+    """Run the items against an imaginary target: {nodeid: the requests it sent (method, path, model)} and
+    every body sent (method, path, body, content type), one list entry per test. One test per shape is
+    run; the others of its shape send the same requests with their own model."""
     polls = poll_attempts(engine.cfg.poll_timeout, 1.0)
     server = ImaginaryTarget(supports, polls)
     cfg = replace(engine.cfg, disable_recording=True, record_mode=None, max_requests=0, budget=0.0, concurrency=1)
     dry = Engine(cfg, answering=lambda target: server)
     dry.discovered = engine.discovered
-    sent = {}
+    by_shape: dict[tuple, tuple] = {}
     for item in items:
-        before = len(server.sent)
-        dry.run_item(item)
-        sent[item.nodeid] = [(m, p, _model(b, ct)) for m, p, b, ct in server.sent[before:]]
+        if shape(item) not in by_shape:
+            before = len(server.sent)
+            dry.run_item(item)
+            by_shape[shape(item)] = (item.subject.model, server.sent[before:])
     dry.close()
-    return sent, server
+    sent, bodies = {}, []
+    for item in items:
+        model, requests = by_shape[shape(item)]
+        own = lambda found: item.subject.model if model and found == model else found  # noqa: E731 - the shape's model -> this test's
+        sent[item.nodeid] = [(m, p, own(_model(b, ct))) for m, p, b, ct in requests]
+        bodies += requests
+    return sent, bodies
 
 
 def _model(content: bytes, content_type: str) -> str | None:
@@ -102,7 +117,7 @@ def plan_lines(engine: Engine, items: list) -> list[str]:
     whose models are unknown has one "per model" row; its totals count --models-expected models (one
     when not given, and the plan says so)."""
     cfg, prices = engine.cfg, engine.ctx.prices
-    most, server = dry_run(engine, items, supports=True)
+    most, bodies = dry_run(engine, items, supports=True)
     least, _ = dry_run(engine, items, supports=False)
     unknown = {t.name for t in engine.ctx.targets if (f := engine.discovered.get(t.name)) is None or f.placeholder}
     each = max(cfg.models_expected, 1)
@@ -153,8 +168,8 @@ def plan_lines(engine: Engine, items: list) -> list[str]:
         lines.append(f"{'total':52}{spend:>29.4f}" + (f"  (--budget {cfg.budget:g}: cells that could pass it are not sent)" if cfg.budget else ""))
     else:
         lines.append("no price table: pass --prices FILE (see README, Cost) for an estimated spend")
-    largest, bodies, tool_largest, tool_bodies = max_tokens_sent(server.sent)
-    lines.append(f"max_tokens <= {cfg.token_cap} in every body (measured on the dry run: largest {largest} in {bodies} bodies that carry it, "
+    largest, carried, tool_largest, tool_bodies = max_tokens_sent(bodies)
+    lines.append(f"max_tokens <= {cfg.token_cap} in every body (measured on the dry run: largest {largest} in {carried} bodies that carry it, "
                  f"batch files and the SDK example included), <= {cfg.tool_token_cap} in bodies that offer tools or ask for JSON (largest {tool_largest} in {tool_bodies}: "
                  f"room for a whole structure); min = every probe refused, max = every probe supported, every example, "
                  f"every lifecycle step, polls up to --poll-timeout")

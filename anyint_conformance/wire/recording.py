@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
 from collections import defaultdict
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -30,9 +32,7 @@ import httpx
 import yaml
 
 from anyint_conformance.model.paths import CASSETTES_DIR, load_yaml, write_atomic
-import time
-
-from anyint_conformance.wire.transport import ARRIVALS, INTERACTION, TRANSPORT_ERROR, describe_failure
+from anyint_conformance.wire.transport import ARRIVALS, INTERACTION, ORDER, TRANSPORT_ERROR, describe_failure
 from anyint_conformance.model.verdicts import REDACTED, scrub
 
 MANIFEST = "target.yaml"
@@ -131,6 +131,10 @@ def _content_type(headers: dict) -> str:
 # -- one cassette -----------------------------------------------------------------------------------------
 
 
+TURN_WAIT = 300.0  # seconds a request of a batch waits for the one before it to record (a safety net: it always comes)
+INCOMPLETE = "anyint_incomplete"  # first line of a cassette whose test did not finish recording
+
+
 class Cassette:
     """One cassette file: its interactions, indexed by request key, played in recorded order per key."""
 
@@ -142,7 +146,10 @@ class Cassette:
         self._played: dict[str, int] = defaultdict(int)
         self._loaded = 0
         self.dirty = False
+        self.incomplete: str | None = None  # why its recording did not finish (the file's INCOMPLETE line), or None
         self._lock = threading.Lock()
+        self._turns: dict = {}  # batch -> the next request number of it that may record (see turn)
+        self._turns_changed = threading.Condition()
         if mode == "all" or fresh:
             return  # records everything anew (the file on disk is replaced when this one is saved)
         if self.path.exists():
@@ -164,7 +171,10 @@ class Cassette:
         from vcr.serializers import yamlserializer
 
         try:
-            requests, responses = deserialize(self.path.read_text(), yamlserializer)[:2]
+            text = self.path.read_text()
+            if text.startswith(INCOMPLETE + ":"):
+                self.incomplete = text.split("\n", 1)[0].partition(":")[2].strip().strip("'\"") or "the recording did not finish"
+            requests, responses = deserialize(text, yamlserializer)[:2]
         except yaml.MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             raise CassetteUnreadable(self.path, f"{type(exc).__name__}: {exc.problem or exc}", mark.line + 1 if mark else None) from None
@@ -175,7 +185,8 @@ class Cassette:
                 raise CassetteUnreadable(self.path, "an interaction has no recorded response (status and body)")
             self._add(request._to_dict(), response)
         self._loaded = len(self.requests)
-        _cache(self.path, self.cache_dir, list(zip(self.requests, self.responses)))
+        if self.incomplete is None:  # the cache serves replays; an unfinished recording is always read from its file
+            _cache(self.path, self.cache_dir, list(zip(self.requests, self.responses)))
 
     def _add(self, request: dict, response: dict) -> int:
         index = len(self.requests)
@@ -212,16 +223,43 @@ class Cassette:
             self._played[key] = max(self._played[key], self._by_key[key].index(index) + 1)
             return index
 
-    def save(self) -> None:
-        if not self.dirty:
+    @contextmanager
+    def turn(self, order: tuple | None):
+        """The n-th request of a batch sent at once records after the ones before it (whenever its answer
+        came), so the cassette and its interaction numbers are those of one request at a time. A request
+        that passed once (a retried 429) does not wait again."""
+        if order is None:
+            yield
+            return
+        batch, n = order
+        with self._turns_changed:
+            self._turns_changed.wait_for(lambda: self._turns.get(batch, 0) >= n, timeout=TURN_WAIT)
+            yield
+            self._turns[batch] = max(self._turns.get(batch, 0), n + 1)
+            self._turns_changed.notify_all()
+
+    def settle(self, order: tuple | None) -> None:
+        """The n-th request of a batch is done (recorded, replayed or failed): the next may record."""
+        if order is not None and self._turns.get(order[0], 0) <= order[1]:
+            with self.turn(order):
+                pass
+
+    def save(self, incomplete: str | None = None) -> None:
+        """Write the cassette (atomically: a kill never tears one). `incomplete`: why its test did not finish
+        (interrupted, cut by the budget): the file then starts with an INCOMPLETE line, which VCR.py's reader
+        ignores, and a resumed recording continues it instead of taking it for the whole test."""
+        if not self.dirty and incomplete == self.incomplete:
             return
         from vcr.request import Request
         from vcr.serialize import serialize
         from vcr.serializers import yamlserializer
 
         requests = [Request(r["method"], r["uri"], r["body"], {k: v[0] if len(v) == 1 else v for k, v in r["headers"].items()}) for r in self.requests]
-        write_atomic(self.path, serialize({"requests": requests, "responses": self.responses}, yamlserializer))  # a kill never tears a cassette
-        self.dirty = False
+        text = serialize({"requests": requests, "responses": self.responses}, yamlserializer)
+        if incomplete:
+            text = f"{INCOMPLETE}: {json.dumps(' '.join(incomplete.split()))}\n" + text
+        write_atomic(self.path, text)
+        self.dirty, self.incomplete = False, incomplete
 
     def response(self, index: int, request: httpx.Request) -> httpx.Response:
         recorded = self.responses[index]
@@ -235,6 +273,8 @@ class Cassette:
         """Where a request with no recording differs from the closest recorded one (same method and path)."""
         path = urlsplit(uri).path
         asked = f"{method} {path}"
+        if self.incomplete:
+            return CassetteMiss(self.path, asked, f"its recording did not finish ({self.incomplete}): resume it with --record-mode=once")
         if not self.requests:
             return CassetteMiss(self.path, asked, "the cassette holds no recording (the file is missing or empty)")
         failed = canonical_body(body, content_type)
@@ -356,15 +396,19 @@ class CassetteTransport(httpx.BaseTransport):
         content = request.read()
         content_type = request.headers.get("content-type", "")
         method, uri = request.method, str(request.url)
-        if self.cassette.mode != "all":
-            index = self.cassette.play(method, uri, content, content_type)
-            if index is not None:
-                return self.cassette.response(index, request)
-        if self.inner is None or self.cassette.replay_only:
-            raise self.cassette.miss(method, uri, content, content_type)
-        return self._record(request, content)
+        order = request.extensions.get(ORDER)
+        try:
+            if self.cassette.mode != "all":
+                index = self.cassette.play(method, uri, content, content_type)
+                if index is not None:
+                    return self.cassette.response(index, request)
+            if self.inner is None or self.cassette.replay_only:
+                raise self.cassette.miss(method, uri, content, content_type)
+            return self._record(request, content, order)
+        finally:
+            self.cassette.settle(order)  # a request of a batch that recorded nothing lets the next one record
 
-    def _record(self, request: httpx.Request, content: bytes) -> httpx.Response:
+    def _record(self, request: httpx.Request, content: bytes, order: tuple | None = None) -> httpx.Response:
         started = time.monotonic()
         arrivals = []
         try:
@@ -376,11 +420,12 @@ class CassetteTransport(httpx.BaseTransport):
             body = b"".join(parts)
         except httpx.TransportError as exc:
             kind, text = describe_failure(exc, (request.extensions.get("timeout") or {}).get("read"))
-            request.extensions[INTERACTION] = self.cassette.record(request, content, {
-                "status": {"code": 599, "message": "anyint-conformance: no answer (transport failure)"},
-                "headers": {TRANSPORT_ERROR: [f"{kind}: {text}"], "content-type": ["text/plain"]},
-                "body": {"string": b""},
-            })
+            with self.cassette.turn(order):
+                request.extensions[INTERACTION] = self.cassette.record(request, content, {
+                    "status": {"code": 599, "message": "anyint-conformance: no answer (transport failure)"},
+                    "headers": {TRANSPORT_ERROR: [f"{kind}: {text}"], "content-type": ["text/plain"]},
+                    "body": {"string": b""},
+                })
             raise
         headers: dict[str, list[str]] = {}
         for name, value in response.headers.multi_items():
@@ -388,8 +433,9 @@ class CassetteTransport(httpx.BaseTransport):
                 headers.setdefault(name.lower(), []).append(value)
         if response.headers.get("content-type", "").startswith("text/event-stream"):
             headers[ARRIVALS] = [",".join(map(str, arrivals))]  # when each chunk came, for replay to judge the pacing as live did
-        index = self.cassette.record(request, content, {"status": {"code": response.status_code, "message": response.reason_phrase},
-                                                         "headers": headers, "body": {"string": body}})
+        with self.cassette.turn(order):  # requests sent at once are recorded in the order they were sent, as one at a time would be
+            index = self.cassette.record(request, content, {"status": {"code": response.status_code, "message": response.reason_phrase},
+                                                             "headers": headers, "body": {"string": body}})
         request.extensions[INTERACTION] = index
         return httpx.Response(response.status_code, headers=[(k, v) for k, vs in headers.items() for v in vs], content=body, request=request,
                               extensions={**{k: v for k, v in response.extensions.items() if k != "network_stream"}, "anyint.whole": True})

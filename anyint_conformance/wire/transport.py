@@ -40,6 +40,7 @@ DONE = "[DONE]"
 TRANSPORT_ERROR = "x-anyint-conformance-transport-error"
 ATTEMPTS = "anyint.attempts"  # response extension: how many requests a retried answer took
 INTERACTION = "anyint.interaction"  # request extension: the cassette interaction that answered it
+ORDER = "anyint.order"  # request extension: (batch, n) for requests sent at once: their recordings keep the order n
 SENT_BODY = "anyint.sent_body"  # request extension: the JSON body as it went to the wire, when a policy changed it
 # A recorded stream keeps when its chunks arrived (seconds after the request, comma-separated): replay then
 # judges its pacing as the live run did.
@@ -265,16 +266,18 @@ def send(
     headers: dict[str, str] | None = None,
     content: bytes | None = None,
     files: dict[str, tuple[str, bytes, str]] | None = None,
+    order: tuple | None = None,
 ) -> Exchange:
     """Send one request and read its answer (SSE events when streaming); the client's transport applies
     the run's policies (retries among them).
 
     `content` sends raw bytes instead of `body` as JSON (malformed JSON, wrong content types);
-    `files` makes it multipart/form-data: `body` becomes the form fields, `files` the uploads."""
-    return _send_once(client, method, url, body, stream, timeout, headers, content, files)
+    `files` makes it multipart/form-data: `body` becomes the form fields, `files` the uploads;
+    `order` (batch, n): one of several requests sent at once, recorded as n-th of its batch."""
+    return _send_once(client, method, url, body, stream, timeout, headers, content, files, order)
 
 
-def _send_once(client, method, url, body, stream, timeout, headers, content, files) -> Exchange:
+def _send_once(client, method, url, body, stream, timeout, headers, content, files, order=None) -> Exchange:
     shown = body if content is None else content.decode("utf-8", "replace")
     if files:
         shown = {**(body or {}), **{name: f"<{len(data)} bytes {ctype} {filename}>" for name, (filename, data, ctype) in files.items()}}
@@ -287,6 +290,8 @@ def _send_once(client, method, url, body, stream, timeout, headers, content, fil
     else:
         payload = {"content": content} if content is not None else ({"json": body} if body is not None else {})
     request = client.build_request(method, url, headers=headers, timeout=timeout, **payload)
+    if order is not None:
+        request.extensions[ORDER] = order
     try:
         response = client.send(request, stream=True)
         try:
