@@ -56,9 +56,9 @@ browser:
 	  echo "make: the HTML report check needs Chromium: sudo apt-get install chromium, or set CHROMIUM=/path/to/chrome" >&2; exit 1; \
 	fi
 
-# Live: install + start the LiteLLM proxy on loopback, run the chat suite against it without
+# Live: install + start the LiteLLM proxy on loopback, run the chat suite (client cells included: clients) without
 # writing cassettes, compare with suites/expectations/litellm.yaml, stop it by PID.
-live-smoke: $(VENV)/.installed
+live-smoke: $(VENV)/.installed clients
 	bash targets/live-smoke.sh
 
 # Re-derive schemas/*.json from schemas/tables/*.yaml (a test fails while they drift).

@@ -23,10 +23,10 @@ from anyint_conformance.judging.negative import Mutation, RouteGates
 from anyint_conformance.model.families import family_of
 from anyint_conformance.model.paths import shown
 from anyint_conformance.model.verdicts import Cell, Finding, Provenance, Severity
+from anyint_conformance.replay.server import PLACEHOLDER_KEY
 from anyint_conformance.run.cassettes import Cassettes
 from anyint_conformance.run.connections import Connections
 from anyint_conformance.run.context import RunContext
-from anyint_conformance.replay.server import PLACEHOLDER_KEY
 from anyint_conformance.run.discovery import Discovery, Subject
 from anyint_conformance.wire.cost import EXPENSIVE, route_class
 from anyint_conformance.wire.recording import Cassette
