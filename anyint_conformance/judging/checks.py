@@ -35,7 +35,7 @@ from anyint_conformance.wire.transport import DONE, Exchange, is_json_value
 DOC, INF, SDK, INT, UP, HTTP = (Provenance.DOCUMENTED, Provenance.INFERRED, Provenance.SDK, Provenance.INTEGRITY,
                                 Provenance.UPSTREAM, Provenance.HTTP)
 
-# Sentences of the pages that rules below quote (verbatim: a test finds each in ../shared/seeds).
+# Sentences of the pages that rules below quote (verbatim: a test finds each in schemas/pages, the committed copy of the pages).
 CHAT_PAGE = "000_c0a4473b350488b6.txt"
 EXT_PAGE = "002_4e353627b0d111a6.txt"
 Q_JSON = f'{CHAT_PAGE} / Core request shape: stream — "omit or set false for a single JSON response"'
