@@ -46,12 +46,15 @@ def parameter_cell(operation: dict, probe: dict, parameter: str, effect: str | N
                     samples=samples)
 
 
-def beyond_cell(operation: dict, probe: dict, field: str, effect: str | None = None, control: dict | list | None = None, samples: int = 1) -> CellSpec:
-    """A field (or message form) beyond the page's table, which the page asks users to validate per model:
-    with an `effect`, judged as a parameter against its control; without one (a message form), supported
-    when it is answered and the answer conforms. Its findings are upstream's: they never fail a server
-    by default, but where a 2xx answer breaks an integrity rule or the SDK."""
-    return CellSpec(operation=operation, probe=probe, parameter=field, kind="beyond", effect=effect, generate=False, control=control, samples=samples)
+def beyond_cell(operation: dict, probe: dict, field: str, effect: str | None = None, control: dict | list | None = None, samples: int = 1,
+                marks: tuple[str, ...] = ()) -> CellSpec:
+    """A field (or message form) beyond the page's table, which the page asks users to validate per model,
+    judged as a parameter: by its `effect` against its control, `unverified` without one. A message form
+    and its control differ in one fact; `marks` is the word each should make the answer name. Its findings
+    are upstream's: they never fail a server by default, but where a 2xx answer breaks an integrity rule or
+    the SDK."""
+    return CellSpec(operation=operation, probe=probe, parameter=field, kind="beyond", effect=effect, generate=False, control=control,
+                    samples=samples, marks=marks)
 
 
 def negative_cases(valid: dict[str, dict], extra: dict[str, list] | None = None) -> list[tuple[str, "negative.Mutation", str]]:

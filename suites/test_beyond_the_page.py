@@ -1,11 +1,13 @@
 """The OpenAI-compatible fields beyond the page's table, per model: the chat page says "If your client
 already uses other OpenAI-compatible fields, validate them against the target model before relying on
-them in production". Each is observed against a control (the same request without it), or, for a message
-form, answered and conforming; a refusal is `unsupported`. Their rules are upstream OpenAI's: such a cell
-fails a server only where a 2xx answer contradicts the request (integrity) or breaks the official SDK.
+them in production". Each is observed against a control (the same request without it; for a message
+form, the same message carrying another fact), `unverified` where nothing can show it; a refusal is
+`unsupported`. Their rules are upstream OpenAI's: such a cell fails a server only where a 2xx answer
+contradicts the request (integrity) or breaks the official SDK.
 """
 
 import base64
+import json
 from pathlib import Path
 
 import pytest
@@ -27,39 +29,59 @@ ONE_TOOL = {**BASE, "messages": ASK_TOOL, "tools": [WEATHER], "max_tokens": 48}
 TWO_TOOLS = {**BASE, "messages": [{"role": "user", "content": "What is the weather in Paris and the time in Tokyo? Use both tools."}],
              "tools": [WEATHER, TIME], "max_tokens": 48}
 OUR_CALL = {"id": "call_anyint_conformance_1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
-# a 4x4 red PNG made by the project (suites/media/red-4x4.png), sent as a data URL
-PNG = "data:image/png;base64," + base64.b64encode((Path(__file__).parent / "media" / "red-4x4.png").read_bytes()).decode()
 
-# field -> (the request, the effect that shows it is honoured, its control(s), how many samples each)
+
+def _png(name: str) -> str:
+    """A 4x4 PNG made by the project (suites/media/), as a data URL."""
+    return "data:image/png;base64," + base64.b64encode((Path(__file__).parent / "media" / name).read_bytes()).decode()
+
+
+# Message forms: the request and its control differ in one fact, the word each answer should name
+def _system(word: str) -> dict:
+    return {**BASE, "messages": [{"role": "system", "content": f"Whatever the user says, reply with the single word {word}."},
+                                 {"role": "user", "content": "Say one word."}]}
+
+
+def _history(word: str) -> dict:
+    return {**BASE, "messages": [{"role": "user", "content": f"Remember this word: {word}."}, {"role": "assistant", "content": "I will remember it."},
+                                 {"role": "user", "content": "Which word did I ask you to remember? Reply with that word only."}]}
+
+
+def _tool_result(celsius: int) -> dict:  # a call the suite writes itself: the step does not hang on the model's own first call
+    return {**ONE_TOOL, "messages": [*ASK_TOOL, {"role": "assistant", "content": "", "tool_calls": [OUR_CALL]},
+                                     {"role": "tool", "tool_call_id": OUR_CALL["id"], "content": json.dumps({"sky": "clear", "temperature_c": celsius})}]}
+
+
+def _image(name: str) -> dict:
+    return {**BASE, "messages": [{"role": "user", "content": [{"type": "text", "text": "What colour is this image? Reply with one word."},
+                                                              {"type": "image_url", "image_url": {"url": _png(name)}}]}]}
+
+
+# field -> the request, the effect that shows it is honoured, its control(s), how many samples each, the words a message form's answers name
 FIELDS = {
-    "response_format=json_object": ({**JSON_ASK, "response_format": {"type": "json_object"}}, "json_object_content", JSON_ASK, 1),
-    "response_format=json_schema": ({**JSON_ASK, "response_format": {"type": "json_schema", "json_schema": {"name": "greeting", "strict": True, "schema": GREETING}}},
-                                    "json_schema_content", JSON_ASK, 1),
-    "stream_options.include_usage": ({**BASE, "stream": True, "stream_options": {"include_usage": True}}, "usage_chunk_asked", {**BASE, "stream": True}, 1),
-    "n=2": ({**BASE, "n": 2}, "n_choices", BASE, 1),
-    "seed": ({**SAMPLED, "seed": 42}, "seed_repeats", [{**SAMPLED, "seed": 42}, {**SAMPLED, "seed": 7}], 1),
-    "logprobs+top_logprobs=2": ({**BASE, "logprobs": True, "top_logprobs": 2}, "logprobs_alternatives", None, 1),
-    "parallel_tool_calls=false": ({**TWO_TOOLS, "parallel_tool_calls": False}, "at_most_one_call", TWO_TOOLS, 1),
-    "parallel_tool_calls=true": ({**TWO_TOOLS, "parallel_tool_calls": True}, None, None, 1),  # whatever the model does, conforming
-    "max_completion_tokens": ({**BASE, "max_completion_tokens": 2}, "max_completion_tokens_bounds", BASE, 1),  # max_tokens stays: a cost bound
-    "reasoning_effort": ({**BASE, "reasoning_effort": "low"}, None, None, 1),  # accepted or refused; reasoning returned is noted on any answer
+    "response_format=json_object": dict(probe={**JSON_ASK, "response_format": {"type": "json_object"}}, effect="json_object_content", control=JSON_ASK),
+    "response_format=json_schema": dict(probe={**JSON_ASK, "response_format": {"type": "json_schema", "json_schema": {"name": "greeting", "strict": True, "schema": GREETING}}},
+                                        effect="json_schema_content", control=JSON_ASK),
+    "stream_options.include_usage": dict(probe={**BASE, "stream": True, "stream_options": {"include_usage": True}}, effect="usage_chunk_asked", control={**BASE, "stream": True}),
+    "n=2": dict(probe={**BASE, "n": 2}, effect="n_choices", control=BASE),
+    "seed": dict(probe={**SAMPLED, "seed": 42}, effect="seed_repeats", control=[{**SAMPLED, "seed": 42}, {**SAMPLED, "seed": 7}]),
+    "logprobs+top_logprobs=2": dict(probe={**BASE, "logprobs": True, "top_logprobs": 2}, effect="logprobs_alternatives"),
+    "parallel_tool_calls=false": dict(probe={**TWO_TOOLS, "parallel_tool_calls": False}, effect="at_most_one_call", control=TWO_TOOLS),
+    # true is upstream's default: accepted or refused, no answer can show its effect
+    "parallel_tool_calls=true": dict(probe={**TWO_TOOLS, "parallel_tool_calls": True}),
+    "max_completion_tokens": dict(probe={**BASE, "max_completion_tokens": 2}, effect="max_completion_tokens_bounds", control=BASE),  # max_tokens stays: a cost bound
+    "reasoning_effort": dict(probe={**BASE, "reasoning_effort": "low"}),  # accepted or refused; reasoning returned is noted on any answer
     # conversation shapes
-    "system message": ({**BASE, "messages": [{"role": "system", "content": "You are a concise assistant."}, *BASE["messages"]]}, None, None, 1),
-    "multi-turn history": ({**BASE, "messages": [{"role": "user", "content": "Say hello."}, {"role": "assistant", "content": "Hello."},
-                                                  {"role": "user", "content": "Say it again."}]}, None, None, 1),
-    "tool_choice=auto (one tool)": ({**ONE_TOOL, "tool_choice": "auto"}, None, None, 1),
-    "tool_choice=auto (two tools)": ({**TWO_TOOLS, "tool_choice": "auto"}, None, None, 1),
-    # the answer to a tool result, after a call the suite writes itself (so it does not hang on the model's own first call)
-    "tool result (the suite's own call)": ({**ONE_TOOL, "messages": [*ASK_TOOL, {"role": "assistant", "content": "", "tool_calls": [OUR_CALL]},
-                                                                     {"role": "tool", "tool_call_id": OUR_CALL["id"], "content": '{"sky": "clear", "temperature_c": 18}'}]},
-                                           None, None, 1),
-    "image input": ({**BASE, "messages": [{"role": "user", "content": [{"type": "text", "text": "What colour is this image?"},
-                                                                      {"type": "image_url", "image_url": {"url": PNG}}]}]}, None, None, 1),
+    "system message": dict(probe=_system("banana"), effect="answer_follows_the_message", control=_system("cherry"), marks=("banana", "cherry")),
+    "multi-turn history": dict(probe=_history("banana"), effect="answer_follows_the_message", control=_history("cherry"), marks=("banana", "cherry")),
+    "tool_choice=auto (one tool)": dict(probe={**ONE_TOOL, "tool_choice": "auto"}, effect="calls_an_offered_tool"),
+    "tool_choice=auto (two tools)": dict(probe={**TWO_TOOLS, "tool_choice": "auto"}, effect="calls_an_offered_tool"),
+    "tool result (the suite's own call)": dict(probe=_tool_result(18), effect="answer_follows_the_message", control=_tool_result(31), marks=("18", "31")),
+    "image input": dict(probe=_image("red-4x4.png"), effect="answer_follows_the_message", control=_image("blue-4x4.png"), marks=("red", "blue")),
 }
 
 
 @pytest.mark.route("chat")
 @pytest.mark.parametrize("field", list(FIELDS))
 def test_beyond_the_page(conformance, field):
-    probe, effect, control, samples = FIELDS[field]
-    conformance.check(beyond_cell(CHAT, probe, field, effect, control=control, samples=samples))
+    conformance.check(beyond_cell(CHAT, field=field, **FIELDS[field]))

@@ -320,12 +320,36 @@ def _tokens(text: str) -> int:
 WORDS = "Hello there how are you doing today my good friend said the model".split()
 
 
+def _told(request: dict) -> str | None:
+    """What a model that reads every message form answers: the system message's word, the word an earlier
+    turn asked it to remember, the tool result's temperature, the colour of an image (the project's PNGs)."""
+    import zlib
+
+    messages = request.get("messages") or []
+    for message in messages:
+        text = message.get("content") if isinstance(message.get("content"), str) else ""
+        said = re.search(r"(?:single word|Remember this word:) (\w+)", text)
+        if said and message.get("role") in ("system", "user"):
+            return said.group(1)
+    if messages and messages[-1].get("role") == "tool":
+        return f"It is clear and {json.loads(messages[-1]['content'])['temperature_c']} C in Paris."
+    for part in (messages[-1].get("content") if messages and isinstance(messages[-1].get("content"), list) else []):
+        if part.get("type") == "image_url":
+            png = base64.b64decode(part["image_url"]["url"].split(",", 1)[1])
+            red, _, blue = zlib.decompress(png[png.index(b"IDAT") + 4:png.index(b"IEND") - 8])[1:4]
+            return "Red." if red > blue else "Blue."
+    return None
+
+
 def _honouring(request: dict, count: int = 0) -> dict:
     """A model that does what it is asked: max_tokens and max_completion_tokens, stop, tool_choice,
     parallel_tool_calls, n, seed, temperature and top_p (sampled answers vary unless pinned), logprobs,
-    response_format."""
+    response_format, and what the messages tell it (_told)."""
     import random
 
+    told = _told(request)
+    if told is not None and not (request.get("tools") and request["messages"][-1].get("role") != "tool"):
+        return _completion(told, usage={"prompt_tokens": 9, "completion_tokens": _tokens(told), "total_tokens": 9 + _tokens(told)})
     cap = min(request.get("max_tokens", 50), request.get("max_completion_tokens", 50))
     sampled = request.get("temperature", 1) > 0 and request.get("top_p", 1) > 0.05
     rng = random.Random(request["seed"] if "seed" in request else (count if sampled else 0))
@@ -338,7 +362,7 @@ def _honouring(request: dict, count: int = 0) -> dict:
         text = text.split(stop)[0]
     choice = request.get("tool_choice")
     usage = {"prompt_tokens": 3, "completion_tokens": _tokens(text), "total_tokens": 3 + _tokens(text)}
-    if request.get("tools") and choice not in (None, "none", "auto"):
+    if request.get("tools") and choice not in (None, "none") and not (choice == "auto" and len(request["tools"]) > 1):  # auto: it uses the tool asked for
         name = choice["function"]["name"] if isinstance(choice, dict) else request["tools"][0]["function"]["name"]
         return _completion(None, [_call(name)], finish="tool_calls", usage={"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9})
     if len(request.get("tools") or []) > 1 and choice != "none":  # two tools asked for at once: two calls, unless parallel calls are off

@@ -287,9 +287,16 @@ BEYOND_CASES = [  # field, {model: the verdict it must get}
     ("logprobs+top_logprobs=2", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-logprobs-wrong": "non-conforming"}),
     ("parallel_tool_calls=false", {"fx-honours": "supported", "fx-two-calls-always": "ignored", "fx-ignores": "unverified"}),
     ("max_completion_tokens", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-fixed": "unverified"}),
-    ("system message", {"ok": "supported", "error-500": "broken", "refusal": "unsupported"}),
-    ("tool result (the suite's own call)", {"fx-honours": "supported", "int-no-answer": "non-conforming"}),
-    ("image input", {"ok": "supported", "refusal": "unsupported"}),
+    # message forms: the answer must follow the fact the message carries (against the same form carrying another)
+    ("system message", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-random": "unverified", "error-500": "broken", "refusal": "unsupported"}),
+    ("multi-turn history", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-random": "unverified"}),
+    ("tool result (the suite's own call)", {"fx-honours": "supported", "fx-ignores": "ignored", "fx-random": "unverified", "int-no-answer": "non-conforming"}),
+    ("image input", {"fx-honours": "supported", "ok": "ignored", "fx-random": "unverified", "refusal": "unsupported"}),
+    ("tool_choice=auto (one tool)", {"fx-honours": "supported", "fx-calls": "supported", "fx-ignores": "unverified", "int-tool-not-offered": "non-conforming"}),
+    ("tool_choice=auto (two tools)", {"fx-honours": "supported", "fx-ignores": "unverified"}),
+    # nothing can show them: accepted is unverified, never supported
+    ("parallel_tool_calls=true", {"fx-honours": "unverified", "refusal": "unsupported"}),
+    ("reasoning_effort", {"fx-honours": "unverified", "ok": "unverified", "refusal": "unsupported"}),
 ]
 
 

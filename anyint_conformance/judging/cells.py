@@ -56,6 +56,7 @@ class CellSpec:
     effect: str | None = None  # an effects.EFFECTS name: the observable effect the docs promise
     control: dict | list | None = None  # the request(s) the effect is observed against (model excluded): without the parameter
     samples: int = 1  # how often the request (and each control) is sent for its effect (answers that must agree or vary)
+    marks: tuple[str, ...] = ()  # for a message form: the word the request, then each control, should make the answer name
     generate: bool = True  # send the page's examples and Hypothesis examples behind a supported probe
     files: dict | None = None  # multipart uploads {field: (filename, bytes, content type)}; body = form fields
 
@@ -110,9 +111,8 @@ def run_cell(
         return ex, judging.rules.judge(ex, Expect.for_request(spec.operation, body))
 
     results = [exchange(probe_body)]
-    # a parameter cell is judged by its effect (unverified without one); a message-form cell (kind beyond, no
-    # effect) by its answer alone, as a route is
-    if results[0][1].verdict is Verdict.SUPPORTED and (spec.kind == "parameter" or effect):
+    # a parameter or beyond-the-page cell is judged by its effect: unverified without one
+    if results[0][1].verdict is Verdict.SUPPORTED and spec.kind in ("parameter", "beyond"):
         results = _trials(spec, probe_body, control_bodies, results[0], trials, exchange)
     sent = 0
     if results[0][1].verdict is Verdict.SUPPORTED and spec.kind == "route":
@@ -155,7 +155,7 @@ def _trials(spec: CellSpec, body: dict, control_bodies: list[dict], first: tuple
             controls.append(got)
         ex, result = answers[0]
         provenance = Provenance.UPSTREAM if spec.kind == "beyond" else Provenance.DOCUMENTED  # beyond the page: OpenAI's field, not the page's
-        judged.append((ex, with_effect(spec.effect, body, result, Seen([a for a, _ in answers], controls), provenance)))
+        judged.append((ex, with_effect(spec.effect, body, result, Seen([a for a, _ in answers], controls, spec.marks), provenance)))
     verdicts = [a.verdict for _, a in judged]
     counts = {v: verdicts.count(v) for v in set(verdicts)}
     if len(counts) == 1:

@@ -14,6 +14,7 @@ anything between is `flaky` with its count (k/K), never a silent flip of the mat
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Callable
 
@@ -28,6 +29,7 @@ class Seen:
 
     answers: list[Exchange]
     controls: list[list[Exchange]] = field(default_factory=list)
+    marks: tuple[str, ...] = ()  # the word each request (the request, then each control) should make the answer name
 
     @property
     def answer(self) -> Exchange:
@@ -411,3 +413,44 @@ def top_p_narrows(request: dict, seen: Seen) -> str | None:
     if _alike(seen.controls[0]):
         raise Unobservable(f"the answers without top_p do not vary ({len(seen.controls[0])} alike): top_p cannot show")
     return None if _alike(seen.answers) else f"top_p {request['top_p']} asked, {len({_text(a) for a in seen.answers})} different answers in {len(seen.answers)}"
+
+
+# -- message forms: what a message carries steers the answer ---------------------------------------
+
+
+def _names(text: str, word: str) -> bool:
+    return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
+
+
+@effect("answer_follows_the_message")
+def answer_follows_the_message(request: dict, seen: Seen) -> str | None:
+    """A message form (a system message, an earlier turn, a tool's result, an image) is honoured where what
+    it carries steers the answer. The request and its control differ in that one fact (`seen.marks`: the
+    word each answer should name: banana / cherry, red / blue, 18 / 31). Observed where each answer names
+    its own word and not the other's; ignored where both are the same text (the part made no difference:
+    dropped, or never read); anything else (a model that reads it but does not say the word) shows neither."""
+    ex, control = seen.answer, seen.control
+    mine, theirs = seen.marks
+    got, other = _text(ex), _text(control)
+    if _names(got, mine) and not _names(got, theirs) and _names(other, theirs) and not _names(other, mine):
+        return None
+    if got == other:
+        return f"the same answer whether the message carries {mine!r} or {theirs!r}: {got[:60]!r}"
+    if cut_by_cap(ex) or cut_by_cap(control):
+        raise Unobservable(f"an answer was cut by the request's own max_tokens before it named {mine!r} / {theirs!r}: {got[:40]!r} / {other[:40]!r}")
+    raise Unobservable(f"the answers differ but do not each name their own word ({mine!r} / {theirs!r}): {got[:40]!r} / {other[:40]!r}")
+
+
+@effect("calls_an_offered_tool", control=False)
+def calls_an_offered_tool(request: dict, seen: Seen) -> str | None:
+    """tool_choice "auto" with tools offered and a message that asks for one: a call of an offered tool is
+    the tools working (without `tools` no answer can call one, so it needs no control). "auto" lets the
+    model answer in text instead: that shows nothing either way. (A call of a tool not offered, or with
+    arguments that do not parse, is the integrity rules' finding.)"""
+    ex = seen.answer
+    offered = [(t.get("function") or {}).get("name") for t in request.get("tools") or []]
+    if any(c.get("name") in offered for c in tool_calls_of(ex)):
+        return None
+    if cut_by_cap(ex):
+        raise Unobservable(f"the answer was cut by the request's own max_tokens: {_text(ex)[:60]!r}")
+    raise Unobservable(f'under tool_choice "auto" the model may answer in text, and did: {_text(ex)[:60]!r}')
