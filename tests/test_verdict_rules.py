@@ -180,3 +180,22 @@ def test_the_fast_validator_agrees_with_jsonschema_on_every_recorded_body():
                 if fast_validator(schema, layer).is_valid(body) != validator(schema, layer).is_valid(body):
                     disagreements.append((cassette, schema, layer))
     assert compared > 500 and disagreements == []
+
+
+def test_the_sdk_verdict_does_not_depend_on_what_ran_before():
+    """A fresh interpreter that first judges an images answer (nothing has listed anything yet) finds what a
+    full run finds: no SDK finding on a correct answer. (openai.pagination was once loaded only by a listing
+    call, so a selection like `-k images` judged correct answers as breaking the SDK.)"""
+    import subprocess
+    import sys
+
+    code = """
+import json
+from anyint_conformance.judging import oracle
+from anyint_conformance.wire.transport import Exchange
+body = json.dumps({"created": 1, "data": [{"url": "https://example.com/a.png"}]}).encode()
+ex = Exchange("POST", "http://h/v1/images/generations", {"prompt": "a cat", "model": "m"}, status=200, headers={"content-type": "application/json"}, content=body)
+print(json.dumps([f.message for f in oracle.findings(ex, "POST", "/images/generations")]))
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True).stdout
+    assert json.loads(out.splitlines()[-1]) == []

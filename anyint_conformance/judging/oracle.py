@@ -32,6 +32,7 @@ from typing import Any, Callable
 
 import httpx2
 import openai
+import openai.pagination  # a submodule `import openai` alone does not load: without it, which answer reads a listing would depend on test order
 import pydantic
 from openai.lib.streaming.chat import ChatCompletionStreamState
 
