@@ -435,6 +435,9 @@ CHAT_BEHAVIOURS = {
     "int-arguments-cut": lambda r: _completion(None, [_call(arguments='{"city": "Par')], finish="length", usage={"prompt_tokens": 3, "completion_tokens": r.get("max_tokens", 8), "total_tokens": 3 + r.get("max_tokens", 8)}),
     "int-usage": lambda r: _completion(usage={"prompt_tokens": 3, "completion_tokens": 1, "total_tokens": 40}),
     "int-no-answer": lambda r: _completion("" if r.get("messages", [{}])[-1].get("role") == "tool" else "hi"),
+    # calls when forced, then one fixed answer whatever the tool returned (as a fixture-driven mock does)
+    "fx-fixed-tool-answer": lambda r: _completion("It is 18 C and clear in Paris.") if r.get("messages", [{}])[-1].get("role") == "tool"
+    else _completion(None, [_call()], finish="tool_calls", usage={"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9}),
     # effects against their controls
     "fx-ignores": _ignoring,
     "fx-json-always": lambda r: _completion(json.dumps({"greeting": "hello"})),

@@ -41,7 +41,8 @@ def whole(tmp_path_factory):
 
 @pytest.mark.parametrize("mode, stop", [("once", "ctrl-c"), ("rewrite", "ctrl-c"), ("once", "budget")])
 def test_a_stopped_recording_started_again_sends_only_what_is_not_recorded(tmp_path, whole, mode, stop):
-    """Stopped by Ctrl-C at a request inside a test, or by --max-requests (then started again with a larger budget)."""
+    """Stopped by Ctrl-C at a request inside a test, or by --max-requests 8 (inside the streamed round trip: its
+    control cannot be sent), then started again without a budget."""
     full, verdicts = whole
     with FakeServer() as server:
         if mode == "rewrite":  # an older recording is there: a rewrite replaces it, and a resumed rewrite must not keep it
@@ -49,7 +50,7 @@ def test_a_stopped_recording_started_again_sends_only_what_is_not_recorded(tmp_p
             (tmp_path / "cassettes").parent.mkdir(exist_ok=True)
             (tmp_path / "old" / "cassettes").rename(tmp_path / "cassettes")
         with FakeServer() as fresh:
-            first, stopped = _record(fresh, tmp_path, mode, *((STOP,) if stop == "ctrl-c" else ({}, "--max-requests", "7")))
+            first, stopped = _record(fresh, tmp_path, mode, *((STOP,) if stop == "ctrl-c" else ({}, "--max-requests", "8")))
             out = stopped.stdout + stopped.stderr
             assert "did not run to its end" in out and "to resume" in out, out[-2000:]
             unfinished = [p for p in (tmp_path / "cassettes").rglob("*.yaml") if p.read_text().startswith("anyint_incomplete:")]

@@ -173,6 +173,17 @@ def test_after_a_tool_result_the_answer_must_answer(server):
     assert CHECKS["answers_the_tool_result"](answered, Expect()) == []
 
 
+def test_an_answer_from_the_tool_result_must_follow_the_result(server):
+    """The round trip's answer is sent twice, with 18 and with 31 C as the tool's result: a fixed answer is
+    ignored (it never read the result), an answer naming its own number is supported."""
+    fixed = cells_of(tools.test_tool_round_trip, server.base_url, models=("fx-fixed-tool-answer",), params={"stream": False})
+    assert fixed["tool round trip: 1 forced call"].verdict == "supported"
+    ignored = fixed["tool round trip: 2 answer from the tool result"]
+    assert ignored.verdict == "ignored" and "'18' or '31'" in ignored.reason and ignored.exchanges == 2, ignored.reason
+    honoured = cells_of(tools.test_tool_round_trip, server.base_url, models=("fx-honours",), params={"stream": False})["tool round trip: 2 answer from the tool result"]
+    assert honoured.verdict == "supported" and "answer_follows_the_message" in honoured.reason
+
+
 # -- 4. effects against a control: each outcome of each effect is reachable --------------------------
 
 EFFECT_CASES = [  # suite function, parameter, {model: the verdict it must get}

@@ -109,6 +109,8 @@ class Lifecycle:
         expect: Expect | None = None,
         needs: Any = True,
         effect: str | None = None,
+        control: Any = None,
+        marks: tuple[str, ...] = (),
         same_bytes: bytes | None = None,
         agrees: dict | None = None,
         lists: str | None = None,
@@ -118,7 +120,8 @@ class Lifecycle:
 
         `needs` is what this step depends on (e.g. an id from an earlier step); when it is None the
         step is not sent and its cell is untested. `effect`: a parameter's documented effect that must
-        be observed (effects.EFFECTS). Integrity, each deciding: `same_bytes` (the body must be exactly
+        be observed (effects.EFFECTS), against the answer to `control` (the same request without it, or carrying
+        another fact; `marks`: the word each answer should name) where the effect needs one. Integrity, each deciding: `same_bytes` (the body must be exactly
         these bytes), `agrees` (answer fields that must equal what was asked or created), `lists` (an id
         the listing must contain), `check` (a further rule on the exchange); a DELETE must answer
         deleted: true for its own id."""
@@ -127,7 +130,7 @@ class Lifecycle:
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to use", None, None)
             return None
         url = self.base_url + operation["path"].format(**(path_args or {}))
-        spent = self._spent(route, body)
+        spent = self._spent(route, body, 2 if effect is not None and control is not None else 1)
         if spent:
             self._cell(route, label, Verdict.UNTESTED, spent, None, None)
             return None
@@ -144,9 +147,11 @@ class Lifecycle:
             found += deleted_as_asked(ex, url) if operation["method"] == "DELETE" else []
             if found:
                 result = replace(result, verdict=Verdict.NONCONFORMING, reason=f"HTTP {ex.status}, {found[0].message}", findings=[*found, *result.findings])
+        controls = []
         if effect is not None and result.verdict is Verdict.SUPPORTED:
-            result = with_effect(effect, body, result, Seen([ex]))
-        self._cell(route, label, result.verdict, result.reason, ex, result)
+            controls = [[self._send(operation["method"], url, control, files)]] if control is not None else []
+            result = with_effect(effect, body, result, Seen([ex], controls, marks))
+        self._cell(route, label, result.verdict, result.reason, ex, result, exchanges=ex.attempts + sum(c.attempts for got in controls for c in got))
         # a 2xx JSON object (or a stream, assembled) feeds the next steps even when it breaks a rule: each step is judged on its own
         answered = ex.status is not None and 200 <= ex.status < 300 and (isinstance(ex.parsed, dict) or bool(ex.events))
         if not answered or result.verdict is Verdict.BROKEN:
@@ -226,21 +231,21 @@ class Lifecycle:
                 self.step(label, operation, path_args)
         self._cleanups.clear()
 
-    def _spent(self, route: str, body: Any) -> str | None:
-        """Why this step must not be sent (a budget is spent), asked before every step."""
-        return self.settings.judging.refusal(route, body.get("model") if isinstance(body, dict) else self.model, 1)
+    def _spent(self, route: str, body: Any, requests: int = 1) -> str | None:
+        """Why this step (its request, and its control's) must not be sent (a budget is spent), asked before every step."""
+        return self.settings.judging.refusal(route, body.get("model") if isinstance(body, dict) else self.model, requests)
 
     def _send(self, method: str, url: str, body: Any, files: dict | None):
         judging = self.settings.judging
         streamed = isinstance(body, dict) and body.get("stream") is True  # read as server-sent events, as every streamed answer is
         return send(self.client, method, url, body, files=files, timeout=judging.timeout, stream=streamed)
 
-    def _cell(self, route: str, label: str, verdict: Verdict, reason: str, ex, result) -> None:
+    def _cell(self, route: str, label: str, verdict: Verdict, reason: str, ex, result, exchanges: int | None = None) -> None:
         parameter = f"{self.prefix}{label}"
         if result is None:
             self.cells.append(Cell.untested(self.target, self.model, route, parameter, reason, kind=self.kind))
         else:
-            self.cells.append(Cell.judged(self.target, self.model, route, parameter, replace(result, verdict=verdict, reason=reason), ex, kind=self.kind))
+            self.cells.append(Cell.judged(self.target, self.model, route, parameter, replace(result, verdict=verdict, reason=reason), ex, kind=self.kind, exchanges=exchanges))
 
 
 def _failed(result, reason: str, rule: str):
