@@ -287,6 +287,18 @@ def test_tool_choice_effects_against_their_controls():
         FX["no_tool_call"]({}, text, text)  # it never calls, even when required: "none" shows nothing
 
 
+def test_a_message_form_is_observed_where_each_answer_names_its_own_fact():
+    def fx(got, other, marks=("18", "31")):
+        return EFFECTS["answer_follows_the_message"]({}, Seen([answer(got)], [[answer(other)]], marks))
+
+    assert fx("It is 18C in Paris.", "It is 31°C in Paris.") is None  # a number glued to its unit still counts
+    assert fx("Red.", "BLUE", ("red", "blue")) is None
+    assert "the same answer whether the message carries '18' or '31'" in fx("It is 18 C.", "It is 18 C.")  # a fixed answer: ignored
+    for got, other, marks in (("It is 118 C.", "It is 31 C.", ("18", "31")), ("reddish", "blue", ("red", "blue")), ("18 or 31", "31", ("18", "31"))):
+        with pytest.raises(Unobservable, match="do not each name their own"):
+            fx(got, other, marks)  # inside a longer number or word, or both named: neither honoured nor ignored
+
+
 def test_embedding_effects_against_their_controls():
     vectors, eight = _json_answer({"data": [{"index": 0, "embedding": [0.1] * 640}]}), _json_answer({"data": [{"index": 0, "embedding": [0.1] * 8}]})
     assert "vectors of length [640]" in FX["dimensions_honoured"]({"dimensions": 8}, vectors, vectors)

@@ -419,7 +419,10 @@ def top_p_narrows(request: dict, seen: Seen) -> str | None:
 
 
 def _names(text: str, word: str) -> bool:
-    return re.search(rf"\b{re.escape(word)}\b", text, re.IGNORECASE) is not None
+    """The answer names the word: a number not inside a longer number ("18C", "18°C", not "118"), a word
+    not inside a longer word ("Red.", not "reddish")."""
+    kind = r"\d" if word.isdigit() else r"[^\W\d_]"
+    return re.search(rf"(?<!{kind}){re.escape(word)}(?!{kind})", text, re.IGNORECASE) is not None
 
 
 @effect("answer_follows_the_message")
@@ -429,6 +432,8 @@ def answer_follows_the_message(request: dict, seen: Seen) -> str | None:
     word each answer should name: banana / cherry, red / blue, 18 / 31). Observed where each answer names
     its own word and not the other's; ignored where both are the same text (the part made no difference:
     dropped, or never read); anything else (a model that reads it but does not say the word) shows neither."""
+    if len(seen.marks) != 2:
+        raise ValueError("answer_follows_the_message needs marks=(the word of the request, the word of its control)")
     ex, control = seen.answer, seen.control
     mine, theirs = seen.marks
     got, other = _text(ex), _text(control)

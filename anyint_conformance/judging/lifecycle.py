@@ -120,11 +120,11 @@ class Lifecycle:
 
         `needs` is what this step depends on (e.g. an id from an earlier step); when it is None the
         step is not sent and its cell is untested. `effect`: a parameter's documented effect that must
-        be observed (effects.EFFECTS), against the answer to `control` (the same request without it, or carrying
-        another fact; `marks`: the word each answer should name) where the effect needs one. Integrity, each deciding: `same_bytes` (the body must be exactly
-        these bytes), `agrees` (answer fields that must equal what was asked or created), `lists` (an id
-        the listing must contain), `check` (a further rule on the exchange); a DELETE must answer
-        deleted: true for its own id."""
+        be observed (effects.EFFECTS), against the answer to `control` where the effect needs one (the
+        same request without it, or carrying another fact; `marks`: the word each answer should name).
+        Integrity, each deciding: `same_bytes` (the body must be exactly these bytes), `agrees` (answer
+        fields that must equal what was asked or created), `lists` (an id the listing must contain),
+        `check` (a further rule on the exchange); a DELETE must answer deleted: true for its own id."""
         route = f"{operation['method']} {operation['path']}"
         if needs is None or (path_args and any(v is None for v in path_args.values())):
             self._cell(route, label, Verdict.UNTESTED, "not sent: an earlier step produced nothing to use", None, None)
