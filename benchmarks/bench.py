@@ -282,7 +282,17 @@ def bench_scale(tmp: Path) -> None:
         say(f"  {count:>2} models: {wall:.1f} s, {per_model[count]:.2f} s per model, {requests_answered(result.stdout)} requests answered")
     growth = per_model[90] / per_model[9]
     row("replay time per model, 90 vs 9 models", f"{per_model[90]:.2f} s vs {per_model[9]:.2f} s ({growth:.2f}x)", "linear (<= 1.2x)", growth <= 1.2)
-    row("replay of 90 models", f"{per_model[90] * 90:.1f} s", "< 60 s", per_model[90] * 90 < 60)
+    row("replay of 90 models, one process (as `matrix` runs)", f"{per_model[90] * 90:.1f} s", "< 60 s", per_model[90] * 90 < 60)
+    # the same 90 models on both cores, as `make test` replays (xdist's controller writes the one matrix)
+    both = [*cmd[:3], "-n", "2", "--dist", "worksteal", *cmd[3:]]
+    timed(both, 1200)
+    wall, result = timed(both, 1200)
+    say(f"  90 models on 2 workers: {wall:.1f} s, {requests_answered(result.stdout)} requests answered")
+    row("replay of 90 models, -n 2 (as `make test` runs)", f"{wall:.1f} s", "< 60 s", wall < 60)
+    if per_model[90] * 90 >= 60:
+        sent = requests_answered(result.stdout)
+        say(f"  what holds one process back: {sent} requests, {sent // 90} a model (routes, parameters, beyond-the-page fields with their "
+            "controls, four client libraries), each at part 1's engine and per-test cost; the curve stays flat, so two cores halve it")
 
 
 # ---------------------------------------------------------------------------------------------- 3. live

@@ -203,3 +203,18 @@ def test_the_no_key_advice_does_not_send_to_recordings_that_do_not_exist(tmp_pat
                         "--disable-recording", "--cassette-dir", str(tmp_path), "--report-dir", str(tmp_path / "r"))
     line = next(line for line in (result.stdout + result.stderr).splitlines() if line.startswith("ERROR"))
     assert "NO_SUCH_KEY is not set" in line and "there are no recordings of it to replay" in line and "drop --disable-recording" not in line
+
+
+def test_many_failures_are_a_line_each_unless_tb_is_chosen(tmp_path, monkeypatch):
+    """Past MANY_FAILURES pytest's failure blocks cost time quadratic in the tests (each block's teardown
+    sections are looked up by scanning every report): the run prints one line per failure and says so;
+    an explicit --tb keeps the blocks."""
+    from anyint_conformance.faces import plugin
+
+    monkeypatch.setattr(plugin, "MANY_FAILURES", 2)
+    args = ("suites/test_chat_completions.py", "--target", "litellm", "--model", "litellm:mock-embed", "--no-expectations", "--report-dir", str(tmp_path))
+    lines = run_pytest(*args)
+    assert "failed tests, one line each below" in lines.stdout and "= FAILURES =" in lines.stdout
+    assert "\n___" not in lines.stdout  # no failure block headers
+    blocks = run_pytest(*args, "--tb=short")
+    assert "failed tests, one line each" not in blocks.stdout and "\n___" in blocks.stdout

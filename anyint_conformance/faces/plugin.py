@@ -237,6 +237,22 @@ def pytest_sessionfinish(session, exitstatus):
             reporter.write("\n")
         for line in lines:
             reporter.write_line(line)
+        _one_line_failures(config, reporter)
+
+
+MANY_FAILURES = 200
+
+
+def _one_line_failures(config, reporter) -> None:
+    """A run of many models fails hundreds of cells: pytest would print a block for each, finding each
+    block's teardown sections by scanning every report (quadratic in the tests: a minute at 90 models, see
+    pytest-dev/pytest#13360). Past MANY_FAILURES, unless --tb was chosen, one line each: the reports carry
+    every cell's evidence."""
+    failed = len(reporter.stats.get("failed", []))
+    if failed > MANY_FAILURES and config.option.tbstyle == "auto":
+        config.option.tbstyle = "line"
+        reporter.write_line(f"anyint-conformance: {failed} failed tests, one line each below (--tb=short prints every block); "
+                            "each cell's evidence is in the reports")
 
 
 def _pytest_stops(session, exitstatus) -> list[str]:
