@@ -292,7 +292,7 @@ def bench_scale(tmp: Path) -> None:
     if per_model[90] * 90 >= 60:
         sent = requests_answered(result.stdout)
         say(f"  what holds one process back: {sent} requests, {sent // 90} a model (routes, parameters, beyond-the-page fields with their "
-            "controls, four client libraries), each at part 1's engine and per-test cost; the curve stays flat, so two cores halve it")
+            "controls, four client libraries), each at part 1's engine and per-test cost (the time per model stays flat)")
 
 
 # ---------------------------------------------------------------------------------------------- 3. live
