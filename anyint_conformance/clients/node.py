@@ -5,6 +5,7 @@ a JSON result per line out. Its packages are pinned by clients/js/package-lock.j
 from __future__ import annotations
 
 import atexit
+import functools
 import json
 import shutil
 import subprocess
@@ -15,6 +16,7 @@ from anyint_conformance.model.paths import CLIENTS_JS
 RUNNER = CLIENTS_JS / "runner.mjs"
 
 
+@functools.cache  # read once a run: every Node client cell names its versions
 def node_version(package: str) -> str | None:
     try:
         return json.loads((CLIENTS_JS / "node_modules" / package / "package.json").read_text())["version"]

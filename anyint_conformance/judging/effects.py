@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable
 
+import jsonschema
+
 from anyint_conformance.judging import oracle
 from anyint_conformance.judging.checks import AUDIO_FORMATS, audio_format, cut_by_cap, tool_calls_of
 from anyint_conformance.wire.transport import Exchange
@@ -288,19 +290,18 @@ def json_object_content(request: dict, seen: Seen) -> str | None:
 @effect("json_schema_content")
 def json_schema_content(request: dict, seen: Seen) -> str | None:
     """response_format json_schema (strict): the content validates against the schema the request gave."""
-    import jsonschema
-
-    ex, control = seen.answer, seen.control
-    schema = request["response_format"]["json_schema"]["schema"]
-    if _json(_content(control)) is not None and jsonschema.Draft202012Validator(schema).is_valid(_json(_content(control))):
+    ex = seen.answer
+    validator = jsonschema.Draft202012Validator(request["response_format"]["json_schema"]["schema"])  # the request's own schema: once per answer
+    unasked = _json(_content(seen.control))
+    if unasked is not None and validator.is_valid(unasked):
         raise Unobservable("the model answers JSON of that schema without being asked: response_format cannot show")
     value = _json(_content(ex))
     if value is None:
         if cut_by_cap(ex):
             raise Unobservable(f"the content was cut by the request's own max_tokens: {str(_content(ex))[:60]!r}")
         return f"response_format json_schema asked, the content is no JSON: {str(_content(ex))[:80]!r}"
-    error = next(iter(jsonschema.Draft202012Validator(schema).iter_errors(value)), None)
-    if error is not None and value == _json(_content(control)):  # the very answer given without it: the field changed nothing
+    error = next(iter(validator.iter_errors(value)), None)
+    if error is not None and value == unasked:  # the very answer given without it: the field changed nothing
         return f"json_schema asked, the content is the answer without it, which breaks the schema: {error.message}"
     if error is not None and request["response_format"]["json_schema"].get("strict"):  # it changed the answer, and not into the schema
         raise Contradicts(f"strict json_schema asked, the content breaks it: {error.message} (content {str(_content(ex))[:60]!r})")
